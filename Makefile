@@ -1,0 +1,19 @@
+# The two commands a newcomer needs (each sets up the pinned environment
+# first and is fast when nothing changed):
+#   make demo   - train and test every WSOL method on the embedded synthetic
+#                 dataset and print the results table
+#   make test   - run the test suite
+SHELL := /bin/bash
+.PHONY: env demo test bench lint
+
+env:
+	@tools/setup_env.sh >/dev/null
+
+demo: env
+	.venv/bin/python tools/run_demo.py $(DEMO_ARGS)
+
+test: env
+	.venv/bin/python -m pytest -q $(TEST_ARGS)
+
+bench: env
+	@for f in tools/benchmarks/bench_*.py; do echo "== $$f"; .venv/bin/python $$f; done

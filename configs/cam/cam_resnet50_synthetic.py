@@ -1,0 +1,20 @@
+# CAM on the embedded SyntheticWSOL set, trained from scratch on the CPU.
+# ResNet-50 layout (bottleneck depth 50, stride-1 last stage) at a quarter of
+# the width (base/stem channels 16 instead of 64) so that training fits the
+# main-job budget on 2 CPU cores.
+_base_ = [
+    '../_base_/models/cam_resnet50.py',
+    '../_base_/datasets/synthetic_wsol.py',
+    '../_base_/schedules/synthetic_sgd.py',
+    '../_base_/default_runtime.py',
+]
+num_classes = 8
+model = dict(
+    data_preprocessor=dict(num_classes=num_classes),
+    backbone=dict(stem_channels=16, base_channels=16, init_cfg=None),
+    head=dict(num_classes=num_classes, in_channels=512))
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(interval=1, max_keep_ckpts=1),
+    visualization=dict(enable=True, max_samples=8))
+randomness = dict(seed=0)

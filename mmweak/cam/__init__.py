@@ -1,0 +1,13 @@
+# Copyright (c) mmweak contributors.
+"""Class activation maps that need no training: Eigen-CAM."""
+from .activation_recorder import ActivationRecorder, resolve_module
+from .eigen_cam import (SIGN_RULES, SOLVERS, eigen_cam, eigen_projection,
+                        normalize_cams)
+from .eigen_cam_extractor import (EigenCAM, img_shapes, maps_to_ori_shape,
+                                  tokens_to_grid, valid_mask)
+
+__all__ = [
+    'ActivationRecorder', 'resolve_module', 'SIGN_RULES', 'SOLVERS',
+    'eigen_cam', 'eigen_projection', 'normalize_cams', 'EigenCAM',
+    'img_shapes', 'maps_to_ori_shape', 'tokens_to_grid', 'valid_mask'
+]

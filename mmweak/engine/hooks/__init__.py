@@ -1,0 +1,3 @@
+# Copyright (c) mmweak contributors.
+from .eigencam_hook import EigenCAMHook  # noqa: F401
+from .wsol_visualization_hook import WSOLVisualizationHook  # noqa: F401

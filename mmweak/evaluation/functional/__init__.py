@@ -1,0 +1,8 @@
+# Copyright (c) mmweak contributors.
+from .box_sweep import max_box_acc, sweep_max_ious, sweep_thresholds
+from .pxap import pxap_from_histograms, score_histograms, score_levels
+
+__all__ = [
+    'max_box_acc', 'sweep_max_ious', 'sweep_thresholds',
+    'pxap_from_histograms', 'score_histograms', 'score_levels'
+]

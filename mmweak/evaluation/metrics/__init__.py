@@ -1,0 +1,4 @@
+# Copyright (c) mmweak contributors.
+from .wsol_metric import WSOLMetric
+
+__all__ = ['WSOLMetric']

@@ -1,0 +1,6 @@
+# Copyright (c) mmweak contributors.
+from .backbones import *  # noqa: F401,F403
+from .classifiers import *  # noqa: F401,F403
+from .heads import *  # noqa: F401,F403
+from .localizers import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403

@@ -1,0 +1,11 @@
+# Copyright (c) mmweak contributors.
+from .base_wsol_head import BaseWSOLHead
+from .cam_head import CAMHead
+from .conv_cam_head import ConvCAMHead
+from .sat_head import SATHead
+from .bas_head import BASGenerator, BASHead
+
+__all__ = [
+    'BASGenerator', 'BASHead', 'SATHead', 'ConvCAMHead', 'BaseWSOLHead',
+    'CAMHead'
+]

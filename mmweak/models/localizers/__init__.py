@@ -1,0 +1,4 @@
+# Copyright (c) mmweak contributors.
+from .eigencam_localizer import EigenCAMLocalizer
+
+__all__ = ['EigenCAMLocalizer']

@@ -1,0 +1,5 @@
+# Copyright (c) mmweak contributors.
+from .sat_loss import SATLoss
+from .bas_loss import BASLoss
+
+__all__ = ['BASLoss', 'SATLoss']

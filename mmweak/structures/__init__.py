@@ -1,0 +1,12 @@
+# Copyright (c) mmweak contributors.
+"""Shared map and box helpers (importable from anywhere in mmweak)."""
+from .box_iou import bbox_overlaps, box_iou, box_iou_inclusive
+from .map_boxes import (boxes_from_maps, choe_threshold_levels, contour_boxes,
+                        largest_cc_box, largest_contour_box, quantize_maps)
+from .map_ops import normalize_maps, resize_maps
+
+__all__ = [
+    'bbox_overlaps', 'box_iou', 'box_iou_inclusive', 'boxes_from_maps',
+    'choe_threshold_levels', 'contour_boxes', 'largest_cc_box',
+    'largest_contour_box', 'quantize_maps', 'normalize_maps', 'resize_maps'
+]

@@ -1,0 +1,214 @@
+# Copyright (c) mmweak contributors.
+"""Turn localization maps into boxes, as in the WSOL evaluation protocol.
+
+Two thresholding rules and three region-to-box rules are implemented
+(see ``shared/specs/wsol-protocol.md`` section 3):
+
+- ``largest_cc`` (BAS / SAT "paper" mode): foreground is ``s > thr``; the box
+  encloses the 8-connected component with the most pixels. No foreground
+  gives the whole image.
+- ``largest_contour`` (MaxBoxAcc of Choe et al., CVPR 2020,
+  arXiv 2001.07437): the map is quantised to ``q = uint8(255 * s)`` and
+  foreground is ``q > int(thr * max(q))``; the box encloses the
+  ``cv2.findContours`` contour with the largest polygon area.
+- ``all_contours`` (MaxBoxAccV2, arXiv 2007.04178): one box per contour,
+  see :func:`contour_boxes`.
+
+Box conventions: ``'reference'`` reproduces the reference code, whose right /
+bottom ends are one past the last foreground pixel (``x + w``; clipped to
+``W - 1`` for contours); ``'inclusive'`` uses the last foreground pixel.
+"""
+from typing import Union
+
+import cv2
+import numpy as np
+import torch
+
+ArrayLike = Union[torch.Tensor, np.ndarray]
+
+BOX_METHODS = ('largest_cc', 'largest_contour')
+BOX_CONVENTIONS = ('reference', 'inclusive')
+
+
+def _check_convention(box_convention: str) -> None:
+    if box_convention not in BOX_CONVENTIONS:
+        raise ValueError(f'`box_convention` must be one of {BOX_CONVENTIONS}, '
+                         f'got {box_convention!r}.')
+
+
+def quantize_maps(maps: ArrayLike) -> np.ndarray:
+    """Quantise maps in [0, 1] to uint8 as ``uint8(255 * s)`` (truncated).
+
+    Values are clipped to [0, 1] first and NaN becomes 0.
+
+    Args:
+        maps (Tensor | np.ndarray): Maps of shape (..., H, W).
+
+    Returns:
+        np.ndarray: uint8 array of the same shape.
+    """
+    if isinstance(maps, torch.Tensor):
+        maps = maps.detach().cpu().numpy()
+    maps = np.nan_to_num(np.asarray(maps, dtype=np.float32), nan=0.)
+    return (np.clip(maps, 0., 1.) * np.float32(255)).astype(np.uint8)
+
+
+def choe_threshold_levels(quantized: np.ndarray,
+                          thrs: Union[float, np.ndarray]) -> np.ndarray:
+    """Integer levels ``int(thr * max(q))`` of Choe et al.'s binarisation.
+
+    Foreground at threshold ``thr`` is ``q > level`` (``cv2.THRESH_BINARY``).
+
+    Args:
+        quantized (np.ndarray): One uint8 map (H, W).
+        thrs (float | np.ndarray): Threshold(s) in [0, 1].
+
+    Returns:
+        np.ndarray: int64 levels with the shape of ``thrs``.
+    """
+    qmax = int(quantized.max()) if quantized.size else 0
+    return (np.asarray(thrs, dtype=np.float64) * qmax).astype(np.int64)
+
+
+def largest_cc_box(mask: np.ndarray,
+                   box_convention: str = 'reference') -> np.ndarray:
+    """Box of the largest 8-connected component of a binary mask.
+
+    Ties in pixel count go to the lowest label (raster order of the first
+    pixel), like ``np.argmax`` over scikit-image ``regionprops`` areas.
+
+    Args:
+        mask (np.ndarray): Binary mask (H, W); non-zero is foreground.
+        box_convention (str): ``'reference'`` (exclusive ends, default) or
+            ``'inclusive'``.
+
+    Returns:
+        np.ndarray: float32 box (4,) x0, y0, x1, y1. Without foreground the
+        whole image: ``[0, 0, W, H]`` (reference) or ``[0, 0, W-1, H-1]``.
+    """
+    _check_convention(box_convention)
+    height, width = mask.shape
+    end = 0 if box_convention == 'reference' else 1
+    mask = np.ascontiguousarray(mask, dtype=np.uint8)
+    num, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if num <= 1:
+        return np.array([0, 0, width - end, height - end], dtype=np.float32)
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h = stats[best, :4]
+    return np.array([x, y, x + w - end, y + h - end], dtype=np.float32)
+
+
+def _rects_to_boxes(rects: np.ndarray, height: int, width: int,
+                    box_convention: str) -> np.ndarray:
+    """(x, y, w, h) bounding rectangles to boxes under a convention."""
+    rects = rects.astype(np.float32).reshape(-1, 4)
+    x0, y0 = rects[:, 0], rects[:, 1]
+    if box_convention == 'reference':
+        x1 = np.minimum(x0 + rects[:, 2], width - 1)
+        y1 = np.minimum(y0 + rects[:, 3], height - 1)
+    else:
+        x1 = x0 + rects[:, 2] - 1
+        y1 = y0 + rects[:, 3] - 1
+    return np.stack([x0, y0, x1, y1], axis=1)
+
+
+def _find_contours(binary: np.ndarray) -> list:
+    return cv2.findContours(binary, cv2.RETR_TREE,
+                            cv2.CHAIN_APPROX_SIMPLE)[-2]
+
+
+def contour_boxes(binary: np.ndarray,
+                  box_convention: str = 'reference') -> np.ndarray:
+    """One box per contour of a binary mask (``all_contours``).
+
+    Contours come from ``cv2.findContours`` with ``RETR_TREE`` and
+    ``CHAIN_APPROX_SIMPLE`` (hole borders included), as in MaxBoxAccV2 of
+    Choe et al. (arXiv 2007.04178).
+
+    Args:
+        binary (np.ndarray): Mask (H, W); non-zero is foreground.
+        box_convention (str): ``'reference'`` (``x1 = min(x + w, W - 1)``,
+            default) or ``'inclusive'`` (last foreground pixel).
+
+    Returns:
+        np.ndarray: float32 boxes (C, 4); ``[[0, 0, 0, 0]]`` if there is no
+        contour.
+    """
+    _check_convention(box_convention)
+    binary = np.ascontiguousarray(binary != 0, dtype=np.uint8)
+    contours = _find_contours(binary)
+    if len(contours) == 0:
+        return np.zeros((1, 4), dtype=np.float32)
+    rects = np.array([cv2.boundingRect(c) for c in contours])
+    return _rects_to_boxes(rects, *binary.shape, box_convention)
+
+
+def largest_contour_box(binary: np.ndarray,
+                        box_convention: str = 'reference') -> np.ndarray:
+    """Box of the contour with the largest polygon area (Choe et al.).
+
+    Args:
+        binary (np.ndarray): Mask (H, W); non-zero is foreground.
+        box_convention (str): ``'reference'`` (default) or ``'inclusive'``.
+
+    Returns:
+        np.ndarray: float32 box (4,); ``[0, 0, 0, 0]`` if there is no contour.
+    """
+    _check_convention(box_convention)
+    binary = np.ascontiguousarray(binary != 0, dtype=np.uint8)
+    contours = _find_contours(binary)
+    if len(contours) == 0:
+        return np.zeros(4, dtype=np.float32)
+    largest = max(contours, key=cv2.contourArea)
+    rect = np.array(cv2.boundingRect(largest))
+    return _rects_to_boxes(rect, *binary.shape, box_convention)[0]
+
+
+def boxes_from_maps(maps: ArrayLike,
+                    thr: float,
+                    method: str = 'largest_cc',
+                    box_convention: str = 'reference') -> torch.Tensor:
+    """Extract one box per map at a fixed threshold.
+
+    The maps must already be normalised to [0, 1] and sized like the image
+    the boxes refer to (see :func:`~mmweak.structures.normalize_maps` and
+    :func:`~mmweak.structures.resize_maps`). Thresholding is done for the
+    whole batch at once; the region search runs per map in OpenCV.
+
+    Args:
+        maps (Tensor | np.ndarray): Maps (B, H, W) or one map (H, W), on
+            any device.
+        thr (float): Threshold tau in [0, 1].
+        method (str): ``'largest_cc'`` (``s > thr``, largest 8-connected
+            component; default) or ``'largest_contour'`` (Choe et al.'s
+            quantised threshold, largest-area contour).
+        box_convention (str): ``'reference'`` (default) or ``'inclusive'``.
+
+    Returns:
+        Tensor: float32 boxes (B, 4) as x0, y0, x1, y1 on the CPU.
+    """
+    if method not in BOX_METHODS:
+        raise ValueError(f'`method` must be one of {BOX_METHODS}, '
+                         f'got {method!r}.')
+    _check_convention(box_convention)
+    if isinstance(maps, torch.Tensor):
+        maps = maps.detach().cpu().float().numpy()
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim == 2:
+        maps = maps[None]
+    if maps.ndim != 3:
+        raise ValueError('`maps` must have shape (B, H, W) or (H, W), got '
+                         f'{maps.shape}.')
+    if method == 'largest_cc':
+        masks = (maps > thr).astype(np.uint8)
+        boxes = [largest_cc_box(m, box_convention) for m in masks]
+    else:
+        quantized = quantize_maps(maps)
+        qmax = quantized.reshape(len(quantized), -1).max(axis=1) \
+            if quantized.size else np.zeros(len(quantized), np.uint8)
+        levels = (np.float64(thr) * qmax.astype(np.int64)).astype(np.int64)
+        masks = (quantized > levels[:, None, None]).astype(np.uint8)
+        boxes = [largest_contour_box(m, box_convention) for m in masks]
+    if not boxes:
+        return torch.zeros((0, 4), dtype=torch.float32)
+    return torch.from_numpy(np.stack(boxes))

@@ -1,0 +1,35 @@
+# Copyright (c) mmweak contributors.
+import os
+import os.path as osp
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _mmweak_scope():
+    """Register mmweak modules and make ``mmweak`` the default scope."""
+    from mmweak.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    yield
+
+
+@pytest.fixture(scope='session')
+def repo_root() -> str:
+    return ROOT
+
+
+@pytest.fixture(scope='session')
+def tool_env() -> dict:
+    """Environment for running the repository's tools in a subprocess."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    env.setdefault('OMP_NUM_THREADS', '1')
+    return env
+
+
+@pytest.fixture(scope='session')
+def python() -> str:
+    return sys.executable

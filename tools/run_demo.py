@@ -1,0 +1,218 @@
+# Copyright (c) mmweak contributors.
+"""The main job: train and test every WSOL method on the embedded
+SyntheticWSOL set (no download) and print one results table.
+
+    python tools/run_demo.py [--work-dir work_dirs/demo] [--only CAM BAS]
+        [--retrain]
+
+Every step calls the public tools (``tools/train.py``, ``tools/test.py``),
+exactly as a user would. A training whose config and code did not change
+since its last successful run is reused unless ``--retrain`` is given. The
+table goes to the terminal and to ``WORK_DIR/results.md``; map overlays of a
+few test images to ``WORK_DIR/overlays/<method>/``.
+"""
+import argparse
+import glob
+import hashlib
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@dataclass
+class Step:
+    """One row of the table (or a training stage feeding a later row).
+
+    Args:
+        name: Row or stage name (also the sub-directory of the work dir).
+        config: Config path relative to the repository root.
+        backbone: Backbone shown in the table.
+        train: Whether to train the config; otherwise only test it.
+        init_from: Name of an earlier step whose final checkpoint is the
+            ``load_from`` of this training (a pretraining stage).
+        test_checkpoint_from: Test this config with the final checkpoint of
+            an earlier step (e.g. Eigen-CAM on the CAM network).
+        row: Whether the step is a row of the results table.
+    """
+    name: str
+    config: str
+    backbone: str
+    train: bool = True
+    init_from: Optional[str] = None
+    test_checkpoint_from: Optional[str] = None
+    row: bool = True
+    extra: List[str] = field(default_factory=list)
+
+
+STEPS = [
+    Step('CAM', 'configs/cam/cam_resnet50_synthetic.py', 'ResNet-50 (1/4 w)'),
+    Step('Eigen-CAM', 'configs/eigencam/eigencam_resnet50_synthetic.py',
+         'ResNet-50 (1/4 w)', train=False, test_checkpoint_from='CAM'),
+    Step('BAS', 'configs/bas/bas_resnet50_synthetic.py', 'ResNet-50 (1/4 w)'),
+    Step('DeiT-pretrain',
+         'configs/sat/deit-tiny_pretrain_synthetic.py',
+         'DeiT-Tiny', row=False),
+    Step('CAM (DeiT)', 'configs/sat/cam_deit-tiny_synthetic.py', 'DeiT-Tiny',
+         init_from='DeiT-pretrain'),
+    Step('SAT', 'configs/sat/sat_deit-tiny_synthetic.py', 'DeiT-Tiny',
+         init_from='DeiT-pretrain'),
+]
+
+COLUMNS = [('top1_cls', 'Top-1 Cls'), ('top1_loc', 'Top-1 Loc'),
+           ('gt_known_loc', 'GT-known'), ('maxboxacc_v2', 'MaxBoxAccV2'),
+           ('pxap', 'PxAP'), ('best_thr', 'best thr')]
+
+
+def run(cmd: List[str], log_file: str) -> None:
+    """Run ``cmd`` with its output in ``log_file``; fail loudly."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    print('  $', ' '.join(cmd), flush=True)
+    with open(log_file, 'a') as f:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=f,
+                              stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        with open(log_file) as f:
+            tail = f.readlines()[-40:]
+        sys.stderr.write(''.join(tail))
+        raise RuntimeError(f'command failed ({proc.returncode}); see '
+                           f'{log_file}: {" ".join(cmd)}')
+
+
+def fingerprint(config: str) -> str:
+    """Hash of the dumped config and the package sources."""
+    h = hashlib.sha256()
+    dump = subprocess.run(
+        [sys.executable, '-c',
+         'import sys; from mmengine.config import Config; '
+         'print(Config.fromfile(sys.argv[1]).pretty_text)', config],
+        cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    h.update(dump.encode())
+    for path in sorted(glob.glob(osp.join(ROOT, 'mmweak', '**', '*.py'),
+                                 recursive=True)):
+        with open(path, 'rb') as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def final_checkpoint(work_dir: str) -> str:
+    path = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'no checkpoint recorded in {path}')
+    with open(path) as f:
+        return f.read().strip()
+
+
+def fmt(value: Optional[float], key: str) -> str:
+    if value is None:
+        return '-'
+    return f'{value:.2f}' if key != 'best_thr' else f'{value:.2f}'
+
+
+def make_table(rows: List[Dict]) -> str:
+    head = ['Method', 'Backbone'] + [c[1] for c in COLUMNS] + ['train s']
+    lines = ['| ' + ' | '.join(head) + ' |',
+             '|' + '---|' * len(head)]
+    for r in rows:
+        cells = [r['name'], r['backbone']]
+        cells += [fmt(r['metrics'].get(f'wsol/{k}'), k) for k, _ in COLUMNS]
+        cells.append(f"{r['train_s']:.0f}" if r['train_s'] else '-')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs',
+                                                       'demo'))
+    parser.add_argument('--only', nargs='+', help='run only these steps '
+                        '(and the steps they depend on)')
+    parser.add_argument('--retrain', action='store_true',
+                        help='train even when a matching run exists')
+    args = parser.parse_args()
+
+    steps = STEPS
+    if args.only:
+        by_name = {s.name: s for s in STEPS}
+        unknown = set(args.only) - set(by_name)
+        if unknown:
+            raise SystemExit(f'unknown steps {sorted(unknown)}; choose from '
+                             f'{list(by_name)}')
+        wanted = set(args.only)
+        for s in STEPS:
+            if s.name in wanted:
+                wanted.update(filter(None, [s.init_from,
+                                            s.test_checkpoint_from]))
+        steps = [s for s in STEPS if s.name in wanted]
+    for s in steps:
+        if not osp.isfile(osp.join(ROOT, s.config)):
+            raise FileNotFoundError(f'step {s.name}: config {s.config} '
+                                    'does not exist')
+
+    os.makedirs(args.work_dir, exist_ok=True)
+    ckpts: Dict[str, str] = {}
+    rows = []
+    start = time.time()
+    for s in steps:
+        print(f'[{s.name}] {s.config}', flush=True)
+        wd = osp.join(args.work_dir, s.name.replace(' ', '_').replace(
+            '(', '').replace(')', ''))
+        os.makedirs(wd, exist_ok=True)
+        log = osp.join(wd, 'demo.log')
+        train_s = 0.0
+        if s.train:
+            extra = list(s.extra)
+            if s.init_from:
+                extra += ['--cfg-options', f'load_from={ckpts[s.init_from]}']
+            key = fingerprint(s.config) + ' '.join(extra)
+            stamp = osp.join(wd, 'demo_stamp.json')
+            old = json.load(open(stamp)) if osp.isfile(stamp) else {}
+            if args.retrain or old.get('key') != key:
+                t0 = time.time()
+                run([sys.executable, 'tools/train.py', s.config,
+                     '--work-dir', wd] + extra, log)
+                train_s = time.time() - t0
+                with open(stamp, 'w') as f:
+                    json.dump({'key': key, 'train_s': train_s}, f)
+            else:
+                train_s = old.get('train_s', 0.0)
+                print('  (reusing the previous training: nothing changed)')
+            ckpts[s.name] = final_checkpoint(wd)
+        if not s.row:
+            continue
+        ckpt = ckpts[s.test_checkpoint_from or s.name]
+        out = osp.join(wd, 'test_metrics.json')
+        run([sys.executable, 'tools/test.py', s.config, ckpt,
+             '--work-dir', wd, '--out', out, '--show-dir', 'overlays'], log)
+        with open(out) as f:
+            metrics = json.load(f)
+        shows = sorted(glob.glob(osp.join(wd, '*', 'overlays')))
+        if shows:
+            dst = osp.join(args.work_dir, 'overlays', osp.basename(wd))
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(shows[-1], dst)
+        rows.append(dict(name=s.name, backbone=s.backbone, metrics=metrics,
+                         train_s=train_s))
+
+    table = make_table(rows)
+    text = ('SyntheticWSOL test split, metrics in %, `tools/run_demo.py` '
+            f'({time.time() - start:.0f} s in all)\n\n{table}\n')
+    fd, tmp = tempfile.mkstemp(dir=args.work_dir, suffix='.tmp')
+    with os.fdopen(fd, 'w') as f:
+        f.write(text)
+    os.replace(tmp, osp.join(args.work_dir, 'results.md'))
+    print('\n' + text)
+    print(f'overlays: {osp.join(args.work_dir, "overlays")}')
+
+
+if __name__ == '__main__':
+    main()
