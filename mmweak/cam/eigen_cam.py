@@ -164,7 +164,8 @@ def eigen_projection(activations: Tensor,
             if tuple(valid_mask.shape) != (batch, height, width):
                 raise ValueError(
                     '`valid_mask` must have shape (B, H, W) = '
-                    f'{(batch, height, width)}, got {tuple(valid_mask.shape)}.')
+                    f'{(batch, height, width)}, got '
+                    f'{tuple(valid_mask.shape)}.')
             mask = valid_mask.to(device=mat.device, dtype=torch.bool)
             mask = mask.flatten(1)  # (B, HW)
             mat = mat * mask.unsqueeze(-1).to(dtype)

@@ -144,14 +144,13 @@ class CUBWSOL(CUB):
         self.seg_prefix = seg_prefix
         self._classes_from_file = classes is None and not (
             metainfo and 'classes' in metainfo)
-        super().__init__(
-            data_root=data_root,
-            split=split,
-            test_mode=test_mode,
-            pipeline=build_wsol_pipeline(pipeline),
-            metainfo=metainfo,
-            classes=classes,
-            **kwargs)
+        super().__init__(data_root=data_root,
+                         split=split,
+                         test_mode=test_mode,
+                         pipeline=build_wsol_pipeline(pipeline),
+                         metainfo=metainfo,
+                         classes=classes,
+                         **kwargs)
 
     def _path(self, name: str) -> str:
         return self.backend.join_path(self.data_root, name)
@@ -220,11 +219,11 @@ class CUBWSOL(CUB):
                     f'{paths[self.BOXES_FILE]}: id {img_id} has a negative '
                     f'width or height ({w}, {h}).')
             rel_path = images[img_id][0]
-            info = dict(
-                img_id=img_id,
-                img_path=self.backend.join_path(img_dir, rel_path),
-                gt_label=label - 1,
-                gt_bboxes=np.array([[x, y, x + w, y + h]], dtype=np.float32))
+            info = dict(img_id=img_id,
+                        img_path=self.backend.join_path(img_dir, rel_path),
+                        gt_label=label - 1,
+                        gt_bboxes=np.array([[x, y, x + w, y + h]],
+                                           dtype=np.float32))
             if seg_root is not None:
                 info['mask_path'] = self.backend.join_path(
                     seg_root,

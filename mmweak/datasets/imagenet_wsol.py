@@ -158,7 +158,8 @@ class ImageNetWSOL(BaseDataset):
                  **kwargs) -> None:
         if split not in ('train', 'val'):
             raise ValueError(
-                f"ImageNetWSOL: split must be 'train' or 'val', got '{split}'.")
+                f"ImageNetWSOL: split must be 'train' or 'val', got '{split}'."
+            )
         data_root = osp.expanduser(str(data_root))
         self.backend = fileio.get_file_backend(data_root)
         _require(self.backend, data_root, 'data_root')
@@ -172,14 +173,13 @@ class ImageNetWSOL(BaseDataset):
             data_root, wnids_file)
         # User-given ``classes`` (e.g. readable names) are kept as they are.
         self._classes_given = bool(metainfo and 'classes' in metainfo)
-        super().__init__(
-            ann_file=ann_file,
-            data_root=data_root,
-            data_prefix='',
-            pipeline=build_wsol_pipeline(pipeline),
-            test_mode=test_mode,
-            metainfo=metainfo,
-            **kwargs)
+        super().__init__(ann_file=ann_file,
+                         data_root=data_root,
+                         data_prefix='',
+                         pipeline=build_wsol_pipeline(pipeline),
+                         test_mode=test_mode,
+                         metainfo=metainfo,
+                         **kwargs)
 
     def _join(self, root: str, path: str) -> str:
         return path if osp.isabs(path) else self.backend.join_path(root, path)
@@ -187,16 +187,16 @@ class ImageNetWSOL(BaseDataset):
     # ------------------------------------------------------------------ #
     def _list_dir(self, path: str, dirs: bool) -> List[str]:
         return sorted(
-            self.backend.list_dir_or_file(
-                path, list_dir=dirs, list_file=not dirs))
+            self.backend.list_dir_or_file(path,
+                                          list_dir=dirs,
+                                          list_file=not dirs))
 
     def _resolve_wnids(self) -> Optional[List[str]]:
         if self.wnids_file is not None:
             _require(self.backend, self.wnids_file, 'wnids_file')
             wnids = [
-                line.split()[0]
-                for line in self.backend.get_text(self.wnids_file).splitlines()
-                if line.strip()
+                line.split()[0] for line in self.backend.get_text(
+                    self.wnids_file).splitlines() if line.strip()
             ]
             if len(set(wnids)) != len(wnids):
                 raise ValueError(f'{self.wnids_file} lists a wnid twice.')
@@ -281,10 +281,9 @@ class ImageNetWSOL(BaseDataset):
                 if self.backend.exists(xml_path):
                     boxes = self._read_xml(xml_path)[1]
             data_list.append(
-                dict(
-                    img_path=self.backend.join_path(self.train_dir, rel_path),
-                    gt_label=label,
-                    gt_bboxes=boxes))
+                dict(img_path=self.backend.join_path(self.train_dir, rel_path),
+                     gt_label=label,
+                     gt_bboxes=boxes))
         return data_list
 
     def _load_val(self, wnids: Optional[List[str]]) -> List[dict]:
@@ -309,7 +308,9 @@ class ImageNetWSOL(BaseDataset):
             xml_path = self.backend.join_path(self.val_xml_dir, stem + '.xml')
             names, boxes, size = self._read_xml(xml_path)
             parsed.append((rel_path, label,
-                           dict(names=names, boxes=boxes, size=size,
+                           dict(names=names,
+                                boxes=boxes,
+                                size=size,
                                 xml=xml_path)))
 
         if wnids is None:
@@ -342,10 +343,10 @@ class ImageNetWSOL(BaseDataset):
                     f'box file {ann["xml"]} names {wnid} (label {xml_label} '
                     'among the sorted wnids). Labels must follow the sorted '
                     'wnid order (mmpretrain meta/val.txt), not ILSVRC2012_ID.')
-            info = dict(
-                img_path=self.backend.join_path(self.val_img_dir, rel_path),
-                gt_label=label,
-                gt_bboxes=ann['boxes'])
+            info = dict(img_path=self.backend.join_path(
+                self.val_img_dir, rel_path),
+                        gt_label=label,
+                        gt_bboxes=ann['boxes'])
             if ann['size'] != (0, 0):
                 info['ori_shape'] = ann['size']
             data_list.append(info)

@@ -49,8 +49,10 @@ def quantize_maps(maps: ArrayLike) -> np.ndarray:
     """
     if isinstance(maps, torch.Tensor):
         maps = maps.detach().cpu().numpy()
-    maps = np.nan_to_num(np.asarray(maps, dtype=np.float32), nan=0.)
-    return (np.clip(maps, 0., 1.) * np.float32(255)).astype(np.uint8)
+    maps = np.asarray(maps, dtype=np.float32)
+    # ``maps > 0`` is False for NaN, so NaN and negative values become 0.
+    maps = np.where(maps > 0, np.minimum(maps, 1), np.float32(0))
+    return (maps * np.float32(255)).astype(np.uint8)
 
 
 def choe_threshold_levels(quantized: np.ndarray,
@@ -113,8 +115,7 @@ def _rects_to_boxes(rects: np.ndarray, height: int, width: int,
 
 
 def _find_contours(binary: np.ndarray) -> list:
-    return cv2.findContours(binary, cv2.RETR_TREE,
-                            cv2.CHAIN_APPROX_SIMPLE)[-2]
+    return cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[-2]
 
 
 def contour_boxes(binary: np.ndarray,

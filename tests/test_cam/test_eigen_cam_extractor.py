@@ -8,8 +8,8 @@ import torch
 from mmengine.hub import get_config
 from mmengine.registry import DefaultScope
 
-from mmweak.cam import (EigenCAM, eigen_cam, maps_to_ori_shape,
-                        tokens_to_grid, valid_mask)
+from mmweak.cam import (EigenCAM, eigen_cam, maps_to_ori_shape, tokens_to_grid,
+                        valid_mask)
 
 
 def build_in_scope(scope, cfg):
@@ -34,36 +34,21 @@ def all_forward_hooks(model):
 
 @pytest.fixture(scope='module')
 def classifier():
+    cfg = get_config('mmpretrain::resnet/resnet18_8xb32_in1k.py').model
+    cfg.backbone.out_indices = (2, 3)
     torch.manual_seed(0)
-    return build_in_scope(
-        'mmpretrain',
-        dict(
-            type='ImageClassifier',
-            backbone=dict(type='ResNet', depth=18, out_indices=(2, 3)),
-            neck=dict(type='GlobalAveragePooling'),
-            head=dict(type='LinearClsHead', num_classes=5, in_channels=512)))
+    return build_in_scope('mmpretrain', cfg)
 
 
 @pytest.fixture(scope='module')
 def vit():
+    # DeiT-tiny (one class token) with its 12 blocks cut to 2 for speed
+    cfg = get_config('mmpretrain::deit/deit-tiny_4xb256_in1k.py').model
+    cfg.backbone.arch = dict(
+        embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+    cfg.head.in_channels = 32
     torch.manual_seed(0)
-    return build_in_scope(
-        'mmpretrain',
-        dict(
-            type='ImageClassifier',
-            backbone=dict(
-                type='VisionTransformer',
-                arch=dict(
-                    embed_dims=32,
-                    num_layers=2,
-                    num_heads=2,
-                    feedforward_channels=64),
-                img_size=64,
-                patch_size=16),
-            head=dict(
-                type='VisionTransformerClsHead',
-                num_classes=5,
-                in_channels=32)))
+    return build_in_scope('mmpretrain', cfg)
 
 
 @pytest.fixture(scope='module')
@@ -298,3 +283,19 @@ def test_valid_mask_covers_the_image_at_every_stride():
     assert mask[0].all()
     assert mask[1].sum(dim=0).max() == 5 and mask[1].sum(dim=1).max() == 9
     assert valid_mask([(64, 96)], (64, 96), (8, 12)) is None
+
+
+def test_distilled_deit_drops_both_leading_tokens():
+    cfg = get_config('mmpretrain::deit/deit-tiny-distilled_4xb256_in1k.py')
+    cfg = cfg.model
+    cfg.backbone.arch = dict(
+        embed_dims=32, num_layers=1, num_heads=2, feedforward_channels=64)
+    cfg.head.in_channels = 32
+    model = build_in_scope('mmpretrain', cfg)
+    assert model.backbone.num_extra_tokens == 2
+    inputs = torch.randn(1, 3, 64, 48)
+    cam = EigenCAM(model, ['backbone.layers.0'])
+    _, acts = cam.record(model, inputs, mode='tensor')
+    (feats, ) = cam.feature_maps(acts)
+    assert torch.equal(feats,
+                       tokens_to_grid(acts['backbone.layers.0'], (4, 3), 2))

@@ -11,11 +11,11 @@ def test_inclusive_iou_counts_end_pixels():
     pred = torch.tensor([[0., 0., 9., 9.]])
     gt = torch.tensor([[0., 0., 4., 9.], [20., 20., 30., 30.]])
     # inclusive: 5 x 10 = 50 inside 10 x 10 = 100 -> 0.5
-    torch.testing.assert_close(
-        box_iou_inclusive(pred, gt), torch.tensor([[0.5, 0.]]))
+    torch.testing.assert_close(box_iou_inclusive(pred, gt),
+                               torch.tensor([[0.5, 0.]]))
     # continuous: 4 x 9 = 36 inside 9 x 9 = 81
-    torch.testing.assert_close(
-        bbox_overlaps(pred, gt, offset=0), torch.tensor([[36 / 81, 0.]]))
+    torch.testing.assert_close(bbox_overlaps(pred, gt, offset=0),
+                               torch.tensor([[36 / 81, 0.]]))
 
 
 def test_iou_is_pairwise_and_matches_torchvision_without_offset():
@@ -29,9 +29,10 @@ def test_iou_is_pairwise_and_matches_torchvision_without_offset():
     expected = tv_box_iou(torch.from_numpy(pred), torch.from_numpy(gt))
     np.testing.assert_allclose(out, expected.numpy(), rtol=1e-10)
     # numpy and torch paths agree
-    np.testing.assert_allclose(
-        box_iou(torch.from_numpy(pred), torch.from_numpy(gt)).numpy(),
-        bbox_overlaps(pred, gt), rtol=1e-5)
+    np.testing.assert_allclose(box_iou(torch.from_numpy(pred),
+                                       torch.from_numpy(gt)).numpy(),
+                               bbox_overlaps(pred, gt),
+                               rtol=1e-5)
 
 
 def test_zero_union_gives_zero_not_nan():

@@ -4,8 +4,8 @@ import pytest
 import torch
 from skimage import measure
 
-from mmweak.structures import (boxes_from_maps, contour_boxes,
-                               largest_cc_box, largest_contour_box)
+from mmweak.structures import (boxes_from_maps, contour_boxes, largest_cc_box,
+                               largest_contour_box)
 
 
 def _rect_map(shape=(10, 12)):
@@ -46,9 +46,12 @@ def test_full_map_box_covers_the_image():
     # Choe et al. clip one-past-the-end contour boxes to W - 1 / H - 1
     assert boxes_from_maps(
         maps, 0.2, method='largest_contour').tolist() == [[0., 0., 11., 9.]]
-    assert boxes_from_maps(
-        maps, 0.2, method='largest_contour',
-        box_convention='inclusive').tolist() == [[0., 0., 11., 9.]]
+    assert boxes_from_maps(maps,
+                           0.2,
+                           method='largest_contour',
+                           box_convention='inclusive').tolist() == [[
+                               0., 0., 11., 9.
+                           ]]
 
 
 def test_largest_cc_matches_scikit_image_regionprops():

@@ -10,8 +10,7 @@ from mmweak.structures import normalize_maps, resize_maps
 def test_normalize_maps_min_max_per_map_in_batch():
     maps = torch.tensor([[[0., 2.], [4., 6.]], [[1., 1.], [1., 3.]]])
     out = normalize_maps(maps, eps=0.)
-    expected = torch.tensor([[[0., 1 / 3], [2 / 3, 1.]],
-                             [[0., 0.], [0., 1.]]])
+    expected = torch.tensor([[[0., 1 / 3], [2 / 3, 1.]], [[0., 0.], [0., 1.]]])
     torch.testing.assert_close(out, expected)
 
 

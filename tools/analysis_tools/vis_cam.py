@@ -156,7 +156,8 @@ def build_model(cfg: Config, checkpoint: str, device: str) -> torch.nn.Module:
     return model.to(device).eval()
 
 
-def overlay(image: torch.Tensor, cam: torch.Tensor, alpha: float) -> np.ndarray:
+def overlay(image: torch.Tensor, cam: torch.Tensor,
+            alpha: float) -> np.ndarray:
     """Overlay of ``cam`` (H, W) on a packed (C, H, W) BGR image, as BGR."""
     from mmweak.visualization.wsol_visualizer import overlay_map
     rgb = image.detach().cpu().permute(1, 2, 0).numpy()[..., 2::-1]
@@ -183,20 +184,22 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
     files = list_images(args.img)
     pipeline = test_pipeline(cfg, args.img_size)
     model = build_model(cfg, args.checkpoint, args.device)
-    reshape = dict(
-        prefix_tokens=args.prefix_tokens, suffix_tokens=args.suffix_tokens)
+    cam = EigenCAM(
+        model,
+        args.target_layers,
+        center=args.center,
+        sign=args.sign,
+        solver=args.solver,
+        fpn_mode=args.fpn_mode,
+        reshape=dict(
+            prefix_tokens=args.prefix_tokens,
+            suffix_tokens=args.suffix_tokens))
     os.makedirs(args.out_dir, exist_ok=True)
 
     written = []
-    progress = ProgressBar(len(files)) if len(files) > 1 else None
-    with EigenCAM(
-            model,
-            args.target_layers,
-            center=args.center,
-            sign=args.sign,
-            solver=args.solver,
-            fpn_mode=args.fpn_mode,
-            reshape=reshape) as cam:
+    progress = ProgressBar(
+        len(files), file=sys.stdout) if len(files) > 1 else None
+    with cam:
         for path in files:
             packed = pipeline(dict(img_path=path))
             if packed is None:

@@ -34,17 +34,15 @@ class PackWSOLInputs(PackInputs):
     """
 
     DEFAULT_META_KEYS = ('sample_idx', 'img_path', 'ori_shape', 'img_shape',
-                         'scale_factor', 'flip', 'flip_direction',
-                         'crop_bbox')
+                         'scale_factor', 'flip', 'flip_direction', 'crop_bbox')
 
     def __init__(self,
                  input_key: str = 'img',
                  algorithm_keys: Sequence[str] = (),
                  meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
-        super().__init__(
-            input_key=input_key,
-            algorithm_keys=algorithm_keys,
-            meta_keys=meta_keys)
+        super().__init__(input_key=input_key,
+                         algorithm_keys=algorithm_keys,
+                         meta_keys=meta_keys)
 
     def transform(self, results: dict) -> dict:
         """Pack the image, label, boxes, mask and meta information."""

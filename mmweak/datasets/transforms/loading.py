@@ -37,8 +37,8 @@ def as_box_array(boxes, where: str = '') -> np.ndarray:
 def ensure_box_array(results: dict) -> None:
     """Normalise ``results['gt_bboxes']`` in place when present."""
     if results.get('gt_bboxes', None) is not None:
-        results['gt_bboxes'] = as_box_array(
-            results['gt_bboxes'], results.get('img_path', ''))
+        results['gt_bboxes'] = as_box_array(results['gt_bboxes'],
+                                            results.get('img_path', ''))
 
 
 @TRANSFORMS.register_module()
@@ -90,8 +90,9 @@ class LoadWSOLAnnotations(BaseTransform):
             raise FileNotFoundError(
                 f'Cannot read the foreground mask file "{mask_path}" of image '
                 f'"{results.get("img_path")}": {e}') from e
-        mask = mmcv.imfrombytes(
-            mask_bytes, flag='grayscale', backend=self.imdecode_backend)
+        mask = mmcv.imfrombytes(mask_bytes,
+                                flag='grayscale',
+                                backend=self.imdecode_backend)
         if mask is None:
             raise ValueError(
                 f'The foreground mask file "{mask_path}" is not a readable '

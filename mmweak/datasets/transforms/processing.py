@@ -136,13 +136,12 @@ class WSOLResize(MMCVResize):
                  interpolation: str = 'bilinear') -> None:
         if isinstance(scale, list):
             scale = tuple(scale)
-        super().__init__(
-            scale=scale,
-            scale_factor=scale_factor,
-            keep_ratio=keep_ratio,
-            clip_object_border=clip_object_border,
-            backend=backend,
-            interpolation=interpolation)
+        super().__init__(scale=scale,
+                         scale_factor=scale_factor,
+                         keep_ratio=keep_ratio,
+                         clip_object_border=clip_object_border,
+                         backend=backend,
+                         interpolation=interpolation)
 
     def transform(self, results: dict) -> dict:
         """Resize ``img``, ``gt_bboxes`` and ``gt_seg_map``."""
@@ -254,8 +253,9 @@ class WSOLRandomFlip(MMCVRandomFlip):
                  swap_seg_labels: Optional[Sequence] = None) -> None:
         if isinstance(prob, (int, float)):
             prob = float(prob)
-        super().__init__(
-            prob=prob, direction=direction, swap_seg_labels=swap_seg_labels)
+        super().__init__(prob=prob,
+                         direction=direction,
+                         swap_seg_labels=swap_seg_labels)
 
     def transform(self, results: dict) -> dict:
         """Flip ``img``, ``gt_bboxes`` and ``gt_seg_map`` at random."""

@@ -33,13 +33,14 @@ def sweep_thresholds(interval: float = 0.01) -> np.ndarray:
     return np.arange(0, 1, interval)
 
 
-def sweep_max_ious(score_map: np.ndarray,
-                   gt_bboxes: np.ndarray,
-                   thresholds: np.ndarray,
-                   iou_offset: int = 1,
-                   box_convention: str = 'reference',
-                   return_largest: bool = False
-                   ) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
+def sweep_max_ious(
+    score_map: np.ndarray,
+    gt_bboxes: np.ndarray,
+    thresholds: np.ndarray,
+    iou_offset: int = 1,
+    box_convention: str = 'reference',
+    return_largest: bool = False
+) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
     """Best IoU between all-contour boxes and GT boxes at every threshold.
 
     The map is quantised once (``q = uint8(255 * s)``); at threshold ``tau``
@@ -113,13 +114,15 @@ def sweep_max_ious(score_map: np.ndarray,
     largest = np.zeros(len(uniq_levels), dtype=np.float64)
     if num_searched < len(uniq_levels):
         # Levels at or above max(q): empty foreground, box [0, 0, 0, 0].
-        empty_iou = bbox_overlaps(
-            np.zeros((1, 4)), gt_bboxes, offset=iou_offset).max()
+        empty_iou = bbox_overlaps(np.zeros((1, 4)),
+                                  gt_bboxes,
+                                  offset=iou_offset).max()
         best[num_searched:] = empty_iou
         largest[num_searched:] = empty_iou
     if num_searched:
         counts = np.asarray(counts)
-        lengths = np.fromiter((len(c) for c in contours_all), dtype=np.int64,
+        lengths = np.fromiter((len(c) for c in contours_all),
+                              dtype=np.int64,
                               count=len(contours_all))
         points = np.concatenate(contours_all).reshape(-1, 2)
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
@@ -140,7 +143,8 @@ def sweep_max_ious(score_map: np.ndarray,
             # First contour of largest polygon area in each level, as
             # ``max(contours, key=cv2.contourArea)`` picks it.
             areas = np.fromiter((cv2.contourArea(c) for c in contours_all),
-                                dtype=np.float64, count=len(contours_all))
+                                dtype=np.float64,
+                                count=len(contours_all))
             group = np.repeat(np.arange(num_searched), counts)
             is_max = areas == np.maximum.reduceat(areas, level_starts)[group]
             candidates = np.flatnonzero(is_max)
@@ -151,10 +155,11 @@ def sweep_max_ious(score_map: np.ndarray,
     return best[inverse]
 
 
-def max_box_acc(max_ious: np.ndarray,
-                thresholds: np.ndarray,
-                iou_thrs: Sequence[float] = (0.3, 0.5, 0.7)
-                ) -> Dict[float, tuple]:
+def max_box_acc(
+    max_ious: np.ndarray,
+    thresholds: np.ndarray,
+    iou_thrs: Sequence[float] = (0.3, 0.5, 0.7)
+) -> Dict[float, tuple]:
     """MaxBoxAcc at each IoU threshold from per-sample sweep results.
 
     Args:

@@ -2,6 +2,7 @@
 """Weakly supervised object localization metric (Top-k Loc, MaxBoxAccV2,
 PxAP)."""
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -77,6 +78,9 @@ class WSOLMetric(BaseMetric):
             resizing; None picks the preset's. Defaults to None.
         pxap_interval (float): Threshold step of PxAP / PIoU.
             Defaults to 0.001.
+        num_threads (int): Threads for the per-sample map work in
+            ``process`` (OpenCV releases the GIL); 1 disables threading.
+            Defaults to 2.
         collect_device (str): Device for collecting results across ranks,
             ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): Prefix of the metric names; None uses
@@ -98,6 +102,7 @@ class WSOLMetric(BaseMetric):
                  box_convention: str = 'reference',
                  interpolation: Optional[str] = None,
                  pxap_interval: float = 0.001,
+                 num_threads: int = 2,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -129,6 +134,10 @@ class WSOLMetric(BaseMetric):
             raise ValueError("WSOLMetric: `interpolation` must be 'bilinear' "
                              f"or 'bicubic', got {interpolation!r}.")
         self.cam_curve_interval = cam_curve_interval
+        if int(num_threads) < 1:
+            raise ValueError(
+                f'WSOLMetric: `num_threads` must be >= 1, got {num_threads}.')
+        self.num_threads = int(num_threads)
         self.thresholds = sweep_thresholds(cam_curve_interval)
         self.pxap_bins = int(round(1 / pxap_interval))
         if self.pxap_bins < 1 or not np.isclose(self.pxap_bins * pxap_interval,
@@ -168,8 +177,9 @@ class WSOLMetric(BaseMetric):
                                           index)).flatten().float()
         label = self._to_tensor(self._get(sample, 'gt_label', index))
         if label.numel() != 1:
-            raise ValueError(f'WSOLMetric: `gt_label` of sample {index} must '
-                             f'hold one class, got shape {tuple(label.shape)}.')
+            raise ValueError(
+                f'WSOLMetric: `gt_label` of sample {index} must '
+                f'hold one class, got shape {tuple(label.shape)}.')
         key = 'gt_loc_map' if sample.get('gt_loc_map') is not None \
             else 'loc_map'
         loc_map = self._to_tensor(self._get(sample, key, index)).float()
@@ -196,14 +206,13 @@ class WSOLMetric(BaseMetric):
                     f'WSOLMetric: `gt_mask` of sample {index} has shape '
                     f'{mask.shape} but img_shape is {img_shape}; the mask '
                     'must be in the frame of the image the model sees.')
-        return dict(
-            score=score,
-            label=int(label.item()),
-            map=loc_map,
-            map_key=key,
-            img_shape=img_shape,
-            bboxes=bboxes,
-            mask=mask)
+        return dict(score=score,
+                    label=int(label.item()),
+                    map=loc_map,
+                    map_key=key,
+                    img_shape=img_shape,
+                    bboxes=bboxes,
+                    mask=mask)
 
     # ------------------------------------------------------------------
     # Maps
@@ -214,37 +223,39 @@ class WSOLMetric(BaseMetric):
         for i, item in enumerate(parsed):
             groups[(tuple(item['map'].shape), item['img_shape'])].append(i)
         out: List[Optional[np.ndarray]] = [None] * len(parsed)
-        for (_, img_shape), indices in groups.items():
-            maps = torch.stack([parsed[i]['map'] for i in indices])
-            finite = maps[torch.isfinite(maps)]
-            if finite.numel() and (finite.min() < -1e-3
-                                   or finite.max() > 1 + 1e-3):
+        for (map_shape, img_shape), indices in groups.items():
+            maps = np.stack([parsed[i]['map'].numpy() for i in indices])
+            low = np.fmin.reduce(maps, axis=None)  # NaN-ignoring min / max
+            high = np.fmax.reduce(maps, axis=None)
+            if low < -1e-3 or high > 1 + 1e-3:
                 key = parsed[indices[0]]['map_key']
                 raise ValueError(
                     f'WSOLMetric: `{key}` values must lie in [0, 1] '
-                    f'(min-max normalised), got range [{finite.min():.4g}, '
-                    f'{finite.max():.4g}].')
-            maps = resize_maps(maps, img_shape, mode=self.interpolation)
+                    f'(min-max normalised), got range [{low:.4g}, '
+                    f'{high:.4g}].')
+            if map_shape != img_shape:
+                maps = resize_maps(torch.from_numpy(maps),
+                                   img_shape,
+                                   mode=self.interpolation).numpy()
             if self.preset == 'choe':
                 maps = self._choe_normalize(maps)
             else:
-                maps = torch.nan_to_num(maps, nan=0.).clamp(0, 1)
-            maps = maps.numpy()
+                # NaN and negative values become 0
+                maps = np.where(maps > 0, np.minimum(maps, 1), np.float32(0))
             for j, i in enumerate(indices):
                 out[i] = maps[j]
         return out
 
     @staticmethod
-    def _choe_normalize(maps: torch.Tensor) -> torch.Tensor:
+    def _choe_normalize(maps: np.ndarray) -> np.ndarray:
         """Min-max per map; constant or NaN-containing maps become zeros."""
-        flat = maps.flatten(1)
-        low = flat.amin(dim=1, keepdim=True)
-        high = flat.amax(dim=1, keepdim=True)
-        span = high - low
-        valid = (span > 0) & ~torch.isnan(flat).any(dim=1, keepdim=True)
-        normed = (flat - low) / torch.where(valid, span, torch.ones_like(span))
-        normed = torch.where(valid, normed, torch.zeros_like(normed))
-        return normed.reshape(maps.shape)
+        flat = maps.reshape(len(maps), -1)
+        low = flat.min(axis=1, keepdims=True)
+        span = flat.max(axis=1, keepdims=True) - low
+        valid = span > 0  # False for constant maps and NaN spans
+        normed = (flat - low) / np.where(valid, span, 1)
+        normed[~valid[:, 0]] = 0
+        return normed.reshape(maps.shape).astype(np.float32, copy=False)
 
     def _fixed_boxes(self, maps: List[np.ndarray]) -> List[np.ndarray]:
         """One box per map at ``loc_thr``, batched per map shape."""
@@ -273,7 +284,8 @@ class WSOLMetric(BaseMetric):
             data_samples (Sequence[dict]): Outputs of the model.
         """
         parsed = [
-            self._parse(self._as_dict(s), i) for i, s in enumerate(data_samples)
+            self._parse(self._as_dict(s), i)
+            for i, s in enumerate(data_samples)
         ]
         if not parsed:
             return
@@ -290,39 +302,51 @@ class WSOLMetric(BaseMetric):
 
         maps = self._prepare_maps(parsed)
         fixed_boxes = self._fixed_boxes(maps)
-        for i, item in enumerate(parsed):
-            gt_bboxes = item['bboxes']
-            if len(gt_bboxes):
-                iou = float(
-                    bbox_overlaps(
-                        fixed_boxes[i][None], gt_bboxes,
-                        offset=self.iou_offset).max())
-            else:
-                iou = 0.
-            sweep, largest = sweep_max_ious(
-                maps[i],
-                gt_bboxes,
-                self.thresholds,
-                iou_offset=self.iou_offset,
-                box_convention=self.box_convention,
-                return_largest=True)
-            result = dict(
-                gt_label=item['label'],
-                top1=bool(top1[i]),
-                top5=bool(top5[i]),
-                iou=iou,
-                sweep_iou=sweep,
-                largest_iou=largest if self.preset == 'choe' else None,
-                score_hist=None)
-            mask = item['mask']
-            if mask is not None:
-                count_dtype = np.uint16 if mask.size < 2**16 else np.int32
-                result['score_hist'] = score_histograms(
-                    maps[i], (mask != 0) & (mask != IGNORE_INDEX),
-                    num_bins=self.pxap_bins,
-                    ignore_mask=mask == IGNORE_INDEX,
-                    dtype=count_dtype)
+        jobs = [(item, maps[i], fixed_boxes[i])
+                for i, item in enumerate(parsed)]
+        if self.num_threads > 1 and len(jobs) > 1:
+            # OpenCV and large numpy operations release the GIL.
+            with ThreadPoolExecutor(self.num_threads) as pool:
+                reduced = list(pool.map(lambda job: self._reduce(*job), jobs))
+        else:
+            reduced = [self._reduce(*job) for job in jobs]
+        for i, result in enumerate(reduced):
+            result.update(top1=bool(top1[i]), top5=bool(top5[i]))
             self.results.append(result)
+
+    def _reduce(self, item: dict, score_map: np.ndarray,
+                fixed_box: np.ndarray) -> dict:
+        """Everything one sample contributes to the final metrics."""
+        gt_bboxes = item['bboxes']
+        iou = 0.
+        if len(gt_bboxes):
+            iou = float(
+                bbox_overlaps(fixed_box[None],
+                              gt_bboxes,
+                              offset=self.iou_offset).max())
+        sweep = sweep_max_ious(score_map,
+                               gt_bboxes,
+                               self.thresholds,
+                               iou_offset=self.iou_offset,
+                               box_convention=self.box_convention,
+                               return_largest=self.preset == 'choe')
+        largest = None
+        if self.preset == 'choe':
+            sweep, largest = sweep
+        score_hist = None
+        mask = item['mask']
+        if mask is not None:
+            count_dtype = np.uint16 if mask.size < 2**16 else np.int32
+            score_hist = score_histograms(score_map,
+                                          (mask != 0) & (mask != IGNORE_INDEX),
+                                          num_bins=self.pxap_bins,
+                                          ignore_mask=mask == IGNORE_INDEX,
+                                          dtype=count_dtype)
+        return dict(gt_label=item['label'],
+                    iou=iou,
+                    sweep_iou=sweep,
+                    largest_iou=largest,
+                    score_hist=score_hist)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Reduce the per-sample results to the WSOL metrics.
@@ -340,12 +364,11 @@ class WSOLMetric(BaseMetric):
         top5 = np.array([r['top5'] for r in results])
         ious = np.array([r['iou'] for r in results])
         gt_known = ious >= 0.5
-        flags = dict(
-            top1_cls=top1,
-            top5_cls=top5,
-            top1_loc=top1 & gt_known,
-            top5_loc=top5 & gt_known,
-            gt_known_loc=gt_known)
+        flags = dict(top1_cls=top1,
+                     top5_cls=top5,
+                     top1_loc=top1 & gt_known,
+                     top5_loc=top5 & gt_known,
+                     gt_known_loc=gt_known)
         if self.preset == 'paper':
             for delta in IOU_THRS:
                 flags[f'boxacc_iou{round(delta * 100)}'] = ious >= delta
@@ -355,9 +378,9 @@ class WSOLMetric(BaseMetric):
             classes, inverse = np.unique(labels, return_inverse=True)
             counts = np.bincount(inverse, minlength=len(classes))
             for key, value in flags.items():
-                hits = np.bincount(
-                    inverse, weights=value.astype(np.float64),
-                    minlength=len(classes))
+                hits = np.bincount(inverse,
+                                   weights=value.astype(np.float64),
+                                   minlength=len(classes))
                 metrics[f'{key}_per_class'] = float(
                     (hits / counts).mean() * 100)
 
@@ -375,17 +398,22 @@ class WSOLMetric(BaseMetric):
             metrics['maxboxacc'] = max_box_acc(largest, self.thresholds,
                                                (0.5, ))[0.5][0]
 
-        hists = [r['score_hist'] for r in results if r['score_hist'] is not None]
+        hists = [
+            r['score_hist'] for r in results if r['score_hist'] is not None
+        ]
         if hists:
             if len(hists) < len(results):
                 print_log(
                     f'WSOLMetric: {len(results) - len(hists)} of '
                     f'{len(results)} samples have no `gt_mask`; PxAP / PIoU '
-                    'use the others only.', logger='current')
+                    'use the others only.',
+                    logger='current')
             pooled = np.sum(hists, axis=0, dtype=np.int64)
             if pooled[0].sum() == 0:
-                print_log('WSOLMetric: the masks hold no foreground pixel; '
-                          'PxAP / PIoU are reported as 0.', logger='current')
+                print_log(
+                    'WSOLMetric: the masks hold no foreground pixel; '
+                    'PxAP / PIoU are reported as 0.',
+                    logger='current')
             metrics['pxap'], metrics['piou'] = pxap_from_histograms(
                 pooled[0], pooled[1])
 

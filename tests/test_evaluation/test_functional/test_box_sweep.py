@@ -56,8 +56,10 @@ def test_sweep_matches_per_threshold_reference_on_random_maps():
                             axis=1).astype(np.float64)
         expected_all, expected_largest = _per_threshold_reference(
             score, gt, thresholds)
-        got_all, got_largest = sweep_max_ious(
-            score, gt, thresholds, return_largest=True)
+        got_all, got_largest = sweep_max_ious(score,
+                                              gt,
+                                              thresholds,
+                                              return_largest=True)
         np.testing.assert_allclose(got_all, expected_all)
         np.testing.assert_allclose(got_largest, expected_largest)
 
@@ -68,15 +70,17 @@ def test_sweep_hand_computed_two_blobs_max_over_contours():
     score[5:9, 5:9] = .5  # blob B, q = 127 (bigger)
     gt = np.array([[5., 5., 9., 9.]])  # B's reference box
     thresholds = np.array([0., .4, .6])  # levels 0, 102, 153
-    all_ious, largest = sweep_max_ious(
-        score, gt, thresholds, return_largest=True)
+    all_ious, largest = sweep_max_ious(score,
+                                       gt,
+                                       thresholds,
+                                       return_largest=True)
     # A's box [1, 1, 3, 3] misses the GT; B's box is exact until tau = 0.6
     np.testing.assert_allclose(all_ious, [1., 1., 0.])
     np.testing.assert_allclose(largest, [1., 1., 0.])
     # several GT boxes: the best one counts
     two_gts = np.array([[5., 5., 9., 9.], [1., 1., 3., 3.]])
-    np.testing.assert_allclose(
-        sweep_max_ious(score, two_gts, thresholds), [1., 1., 1.])
+    np.testing.assert_allclose(sweep_max_ious(score, two_gts, thresholds),
+                               [1., 1., 1.])
 
 
 def test_sweep_empty_map_scores_the_zero_box():
@@ -93,8 +97,7 @@ def test_sweep_inclusive_convention_and_offset_zero():
     score[2:5, 3:6] = 1.
     gt = np.array([[3., 2., 5., 4.]])
     ref = sweep_max_ious(score, gt, np.array([.5]))
-    inc = sweep_max_ious(score, gt, np.array([.5]),
-                         box_convention='inclusive')
+    inc = sweep_max_ious(score, gt, np.array([.5]), box_convention='inclusive')
     # reference box [3, 2, 6, 5] is one pixel too large: 9 / 16
     np.testing.assert_allclose(ref, [9 / 16])
     np.testing.assert_allclose(inc, [1.])
@@ -112,8 +115,7 @@ def test_max_box_acc_takes_best_threshold_per_delta():
 
 
 def test_sweep_thresholds_follow_numpy_arange():
-    np.testing.assert_array_equal(sweep_thresholds(.01),
-                                  np.arange(0, 1, .01))
+    np.testing.assert_array_equal(sweep_thresholds(.01), np.arange(0, 1, .01))
     assert len(sweep_thresholds(.001)) == 1000
     with pytest.raises(ValueError, match='cam_curve_interval'):
         sweep_thresholds(0)

@@ -38,8 +38,8 @@ def test_histograms_pool_across_images_and_bins_are_exact():
     exact = np.concatenate([levels, np.nextafter(levels, -1)[1:]])
     hist = score_histograms(exact[None], np.ones((1, exact.size)))
     expected = np.searchsorted(levels, exact, side='right') - 1
-    np.testing.assert_array_equal(hist[0],
-                                  np.bincount(expected, minlength=1001))
+    np.testing.assert_array_equal(hist[0], np.bincount(expected,
+                                                       minlength=1001))
 
 
 def test_ignored_pixels_leave_background_only():

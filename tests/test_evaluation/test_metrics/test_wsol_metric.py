@@ -35,12 +35,11 @@ def _rect_map(size, box, value=1.):
 
 
 def _sample(label, scores, loc_map, gt_bboxes, img_shape=(20, 20), **extra):
-    sample = dict(
-        gt_label=torch.tensor([label]),
-        pred_score=scores,
-        loc_map=loc_map,
-        gt_bboxes=torch.tensor(gt_bboxes, dtype=torch.float32),
-        img_shape=img_shape)
+    sample = dict(gt_label=torch.tensor([label]),
+                  pred_score=scores,
+                  loc_map=loc_map,
+                  gt_bboxes=torch.tensor(gt_bboxes, dtype=torch.float32),
+                  img_shape=img_shape)
     sample.update(extra)
     return sample
 
@@ -54,8 +53,8 @@ def test_metric_is_registered_and_reports_prefixed_keys():
     metric = METRICS.build(dict(type='WSOLMetric'))
     assert isinstance(metric, WSOLMetric)
     out = _evaluate(metric, [
-        _sample(0, _scores([0]), _rect_map((20, 20), (2, 2, 10, 10)),
-                [[2, 2, 10, 10]])
+        _sample(0, _scores([0]), _rect_map((20, 20),
+                                           (2, 2, 10, 10)), [[2, 2, 10, 10]])
     ])
     assert {k[len('wsol/'):] for k in out} >= PAPER_KEYS
     assert all(k.startswith('wsol/') for k in out)
@@ -141,9 +140,8 @@ def test_maxboxacc_v2_picks_best_threshold():
 
 def test_choe_preset_reports_maxboxacc_not_fixed_boxacc():
     loc_map = _rect_map((20, 20), (2, 2, 10, 10))
-    out = _evaluate(
-        WSOLMetric(preset='choe'),
-        [_sample(0, _scores([0]), loc_map, [[2, 2, 9, 9]])])
+    out = _evaluate(WSOLMetric(preset='choe'),
+                    [_sample(0, _scores([0]), loc_map, [[2, 2, 9, 9]])])
     assert out['wsol/maxboxacc'] == 100.
     assert out['wsol/gt_known_loc'] == 100.
     assert 'wsol/boxacc_iou50' not in out
@@ -152,7 +150,9 @@ def test_choe_preset_reports_maxboxacc_not_fixed_boxacc():
 def test_pxap_uses_masks_and_ignores_255():
     loc_map = torch.tensor([[.9, .6], [.4, .2]])
     mask = torch.tensor([[1, 0], [1, 0]], dtype=torch.uint8)
-    sample = _sample(0, _scores([0]), loc_map, [[0, 0, 1, 1]], (2, 2),
+    sample = _sample(0,
+                     _scores([0]),
+                     loc_map, [[0, 0, 1, 1]], (2, 2),
                      gt_mask=mask)
     out = _evaluate(WSOLMetric(), [sample])
     assert out['wsol/pxap'] == pytest.approx(100 * (.5 + 2 / 3 * .5))
@@ -160,7 +160,9 @@ def test_pxap_uses_masks_and_ignores_255():
     # ignoring the 0.6 background pixel makes the ranking perfect
     ignored = mask.clone()
     ignored[0, 1] = 255
-    sample = _sample(0, _scores([0]), loc_map, [[0, 0, 1, 1]], (2, 2),
+    sample = _sample(0,
+                     _scores([0]),
+                     loc_map, [[0, 0, 1, 1]], (2, 2),
                      gt_mask=ignored)
     out = _evaluate(WSOLMetric(), [sample])
     assert out['wsol/pxap'] == pytest.approx(100.)
@@ -203,7 +205,9 @@ def test_bad_inputs_raise_clear_errors():
     sample = _sample(0, _scores([0]), torch.rand(4, 4) * 5, [[0, 0, 1, 1]])
     with pytest.raises(ValueError, match=r'loc_map.*\[0, 1\]'):
         metric.process(None, [sample])
-    sample = _sample(0, _scores([0]), torch.rand(4, 4), [[0, 0, 1, 1]],
+    sample = _sample(0,
+                     _scores([0]),
+                     torch.rand(4, 4), [[0, 0, 1, 1]],
                      gt_mask=torch.zeros(3, 3))
     with pytest.raises(ValueError, match='gt_mask'):
         metric.process(None, [sample])
@@ -212,7 +216,8 @@ def test_bad_inputs_raise_clear_errors():
 
 
 def test_numpy_inputs_are_accepted():
-    sample = _sample(0, _scores([0]).numpy(),
+    sample = _sample(0,
+                     _scores([0]).numpy(),
                      _rect_map((20, 20), (2, 2, 10, 10)).numpy(),
                      [[2, 2, 10, 10]])
     sample['gt_bboxes'] = sample['gt_bboxes'].numpy()

@@ -36,8 +36,8 @@ def test_depthwise_separable_layout_keeps_reference_positions():
 
 def test_widen_factor_scales_channels():
     model = MobileNetV1(widen_factor=0.5, out_indices=(13, ))
-    (out, ) = model(torch.rand(1, 3, 32, 32))
-    assert out.shape == (1, 512, 1, 1)
+    (out, ) = model(torch.rand(2, 3, 64, 64))
+    assert out.shape == (2, 512, 2, 2)
 
 
 def test_custom_strides_change_the_output_stride():

@@ -1,0 +1,23 @@
+# BAS VGG16 on CUB-200-2011, CVPR 2022 settings (shared/specs/bas.md): alpha
+# 0.0, beta 0.7, final ReLU on the class maps, guard value 0; map = mean of the
+# top-80 class maps; tau 0.15 in the `paper` preset. 100 epochs (lr x0.1 at
+# 80), global batch 32 (1 GPU x 32).
+_base_ = [
+    '../_base_/models/bas_vgg16.py',
+    '../_base_/datasets/cub_wsol_crop256.py',
+    '../_base_/schedules/bas_cub_sgd_100e.py',
+    '../_base_/default_runtime.py',
+]
+loc_thr = 0.15
+model = dict(
+    head=dict(
+        final_relu=True,
+        bas_loss=dict(alpha=0.0, beta=0.7, guard_value=0, rectify=False),
+        loc_topk=80,
+        map_source='pred'),
+    loc_thr=loc_thr)
+# the CVPR CUB script averages per class: also log *_per_class
+val_evaluator = dict(
+    type='WSOLMetric', preset='paper', loc_thr=loc_thr, per_class=True)
+test_evaluator = val_evaluator
+randomness = dict(seed=6)

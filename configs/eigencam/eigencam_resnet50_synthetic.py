@@ -1,0 +1,18 @@
+# Eigen-CAM (training-free WSOL baseline) on the network trained by
+# configs/cam/cam_resnet50_synthetic.py: same model, same data, same metric.
+# The CAM checkpoint loads directly (its backbone.* / head.* keys map into
+# the wrapped classifier):
+#   python tools/test.py configs/eigencam/eigencam_resnet50_synthetic.py \
+#       work_dirs/cam_resnet50_synthetic/epoch_N.pth
+_base_ = ['../cam/cam_resnet50_synthetic.py']
+
+model = dict(
+    _delete_=True,
+    type='EigenCAMLocalizer',
+    classifier={{_base_.model}},
+    # last stage of the ResNet-50 layout (the CAM head's input)
+    target_layers=['backbone.layer4'],
+    center=False,  # the paper's uncentred projection
+    sign='channel_mean',
+    solver='gram',
+    loc_thr=0.2)
