@@ -27,6 +27,8 @@ def tool_env() -> dict:
     env = dict(os.environ)
     env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
     env.setdefault('OMP_NUM_THREADS', '1')
+    # shell tools (dist_train.sh) call `python`: use this interpreter
+    env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
     return env
 
 

@@ -21,6 +21,14 @@ MMCV_VERSION=2.1.0
 MMCV_SHA256_SHARED=f8b91fb9d4b976df2607b390caa663f34f9693d679566c77bcc0d0ff594e170c
 
 log() { echo "[setup_env] $*" >&2; }
+# pip, minus the notes about this machine's local package mirrors
+pip_quiet() {
+    local rc=0
+    mkdir -p "$CACHE"
+    "${PIP[@]}" "$@" > "$CACHE/pip.log" 2>&1 || rc=$?
+    grep -v "^WARNING: Location '" "$CACHE/pip.log" >&2 || true
+    return "$rc"
+}
 
 pyver="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 if [ "$pyver" != "3.11" ]; then
@@ -28,7 +36,10 @@ if [ "$pyver" != "3.11" ]; then
     exit 1
 fi
 
-HASH="$(cat "$LOCK" "$ROOT/tools/setup_env.sh" | sha256sum | cut -c1-12)"
+# Bump ENV_REVISION when the install steps below change what ends up in the
+# venv; the venv is rebuilt whenever the lock or this revision changes.
+ENV_REVISION=1
+HASH="$( (cat "$LOCK"; echo "rev=$ENV_REVISION mmcv=$MMCV_VERSION") | sha256sum | cut -c1-12)"
 VENV="${MMWEAK_VENV:-$CACHE/venv-$HASH}"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
@@ -53,7 +64,7 @@ mmcv_wheel() {
     fi
     log "building mmcv $MMCV_VERSION with ops from source (about 10 minutes)"
     local build; build="$(mktemp -d)"
-    "${PIP[@]}" download --no-deps --no-binary :all: -d "$build" "mmcv==$MMCV_VERSION" >&2
+    pip_quiet download --no-deps --no-binary :all: -d "$build" "mmcv==$MMCV_VERSION"
     tar -xzf "$build"/mmcv-$MMCV_VERSION.tar.gz -C "$build"
     # torch >= 2.6 headers need C++20; mmcv 2.1.0's setup.py asks for C++17.
     sed -i 's/-std=c++17/-std=c++20/g' "$build/mmcv-$MMCV_VERSION/setup.py"
@@ -70,20 +81,28 @@ if [ ! -f "$STAMP" ]; then
     rm -rf "$VENV"
     mkdir -p "$(dirname "$VENV")"
     "$PYTHON" -m venv "$VENV"
-    "${PIP[@]}" install -q "pip==24.3.1"
-    "${PIP[@]}" install -q $(grep -E '^(setuptools|wheel|ninja)==' "$LOCK")
-    "${PIP[@]}" install -q $(grep -E '^(torch|torchvision)==' "$LOCK")
-    "${PIP[@]}" install -q --no-deps "$(mmcv_wheel)"
-    "${PIP[@]}" install -q -r "$LOCK"
-    "${PIP[@]}" check >&2 || log "pip check reported the conflicts above (known: torch declares setuptools>=77)"
+    pip_quiet install -q "pip==24.3.1"
+    pip_quiet install -q $(grep -E '^(setuptools|wheel|ninja)==' "$LOCK")
+    pip_quiet install -q $(grep -E '^(torch|torchvision)==' "$LOCK")
+    MMCV_WHEEL="$(mmcv_wheel)"
+    pip_quiet install -q --no-deps "$MMCV_WHEEL"
+    pip_quiet install -q -r "$LOCK"
+    pip_quiet check || log "pip check reported the conflicts above (known: torch declares setuptools>=77)"
     touch "$STAMP"
 fi
 
-# Editable install of this checkout (redone when the venv served another clone).
+# Editable ("develop") install of this checkout: mmweak.egg-info in the
+# checkout plus a .pth entry, so that the distribution's location is the
+# checkout and `mim train/test mmweak` find mmweak/.mim/{tools,configs}
+# (a PEP 660 editable wheel would report site-packages instead). Redone when
+# the venv served another clone.
 SRC_STAMP="$VENV/.mmweak-src"
-if [ "$(cat "$SRC_STAMP" 2>/dev/null)" != "$ROOT" ] \
-    || ! "$VENV/bin/python" -c 'import mmweak' >/dev/null 2>&1; then
-    "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
+if [ "$(cat "$SRC_STAMP" 2>/dev/null)" != "$ROOT" ] || [ ! -d "$ROOT/mmweak.egg-info" ]; then
+    "${PIP[@]}" uninstall -y -q mmweak >/dev/null 2>&1 || true
+    SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    (cd "$ROOT" && "$VENV/bin/python" setup.py -q egg_info >/dev/null 2>&1) \
+        || { log "could not write mmweak.egg-info in $ROOT"; exit 1; }
+    echo "$ROOT" > "$SITE/mmweak-develop.pth"
     echo "$ROOT" > "$SRC_STAMP"
 fi
 "$VENV/bin/python" -c 'import mmcv.ops, mmweak' \

@@ -12,7 +12,8 @@ from torch import Tensor, nn
 
 from .activation_recorder import (INPUT_SUFFIX, ActivationRecorder,
                                   resolve_module)
-from .eigen_cam import _check_sign, eigen_projection, normalize_cams
+from .eigen_cam import (SOLVERS, _check_sign, eigen_projection,
+                        normalize_cams)
 
 FPN_MODES = ('per_level', 'concat')
 _RESHAPE_KEYS = ('prefix_tokens', 'suffix_tokens', 'patch_resolution')
@@ -146,8 +147,10 @@ class EigenCAM:
         self.target_layers = target_layers
         self.center = center
         self.sign = _check_sign(sign)
+        if solver not in SOLVERS:
+            raise ValueError(
+                f'`solver` must be one of {SOLVERS}, got {solver!r}.')
         self.solver = solver
-        eigen_projection(torch.zeros(1, 1, 1, 1), solver=solver)  # validate
         self.fpn_mode = fpn_mode
         self.reshape = reshape
         self.eps = eps

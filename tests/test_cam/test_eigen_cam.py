@@ -194,3 +194,18 @@ def test_bad_arguments_raise_clear_errors():
         eigen_cam(feats, solver='qr')
     with pytest.raises(ValueError, match='valid_mask'):
         eigen_cam(feats, valid_mask=torch.ones(2, 3, 3, dtype=torch.bool))
+
+
+def test_cpu_lapack_split_matches_one_call_and_restores_threads():
+    from mmweak.cam.eigen_cam import _lapack
+    threads = torch.get_num_threads()
+    gen = torch.Generator().manual_seed(0)
+    mat = torch.rand(5, 9, 9, generator=gen, dtype=torch.float64)
+    gram = mat @ mat.transpose(1, 2)
+    vals, vecs = _lapack(torch.linalg.eigh, gram)
+    assert torch.get_num_threads() == threads
+    ref_vals, ref_vecs = torch.linalg.eigh(gram)
+    assert torch.allclose(vals, ref_vals)
+    # eigenvectors up to sign
+    dots = (vecs * ref_vecs).sum(dim=1).abs()
+    assert torch.allclose(dots, torch.ones_like(dots))

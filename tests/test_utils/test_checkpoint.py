@@ -87,3 +87,19 @@ def test_getattr_is_limited_to_history_buffer_methods(tmp_path):
     torch.save({'meta': _Attr()}, path)
     with pytest.raises(pickle.UnpicklingError):
         load_checkpoint_safely(str(path))
+
+
+def test_fresh_process_loads_a_real_training_checkpoint(tmp_path, tool_env):
+    """The statistics-method allowlist must not depend on a HistoryBuffer
+    having been created in the loading process."""
+    import subprocess
+    import sys
+    path = tmp_path / 'hub.pth'
+    torch.save(_mmengine_like_checkpoint(), path)
+    code = ('import sys, mmweak; from mmengine.runner.checkpoint import '
+            '_load_checkpoint; c = _load_checkpoint(sys.argv[1]); '
+            'print(c["meta"]["iter"])')
+    out = subprocess.run([sys.executable, '-c', code, str(path)],
+                         env=tool_env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith('30')

@@ -128,8 +128,8 @@ class EigenCAMLocalizer(BaseModel):
                 ) -> List[DataSample]:
         """Classify and localize in one forward pass (no backward)."""
         with torch.no_grad():
-            samples, activations = self.cam.record(self.classifier.predict,
-                                                   inputs, data_samples)
+            samples, activations = self.cam.record(self._classify, inputs,
+                                                   data_samples)
         shapes = img_shapes(samples)
         maps = self.cam.maps_from_activations(activations, inputs.shape[-2:],
                                               shapes)
@@ -141,6 +141,17 @@ class EigenCAMLocalizer(BaseModel):
             sample.set_field(
                 box[None].to(cam.device), 'pred_bboxes', dtype=torch.Tensor)
         return samples
+
+    def _classify(self, inputs: torch.Tensor,
+                  data_samples: Optional[List[DataSample]]) -> list:
+        """Scores and labels of the wrapped classifier (its own boxes, if
+        any, are skipped: they would be replaced anyway)."""
+        classifier = self.classifier
+        if hasattr(classifier, 'extract_feat') and hasattr(
+                classifier, 'head'):
+            feats = classifier.extract_feat(inputs)
+            return classifier.head.predict(feats, data_samples)
+        return classifier.predict(inputs, data_samples)
 
     def _boxes(self, maps: torch.Tensor,
                shapes: Optional[List[tuple]]) -> torch.Tensor:

@@ -1,0 +1,18 @@
+# The DeiT CAM baseline of SAT on SyntheticWSOL: the same backbone (without
+# the spatial token), the same 3x3 conv + GAP classifier, initialisation,
+# data and schedule as sat_deit-tiny_synthetic.py; the localization map is
+# the class map of that classifier (ConvCAMHead):
+#   python tools/train.py configs/sat/cam_deit-tiny_synthetic.py \
+#       --cfg-options load_from=work_dirs/deit-tiny_pretrain_synthetic/epoch_8.pth
+_base_ = ['./sat_deit-tiny_synthetic.py']
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='mmpretrain.VisionTransformer',
+        arch={{_base_.deit_arch}},
+        img_size=96,
+        patch_size=12,
+        drop_path_rate=0.1,
+        out_type='featmap'),
+    head=dict(
+        _delete_=True, type='ConvCAMHead', num_classes=8, in_channels=96))
