@@ -39,3 +39,9 @@ model = dict(
 # evaluation only: the classifier is trained elsewhere
 val_cfg = dict()
 test_cfg = dict()
+
+# training-free: evaluation only (tools/test.py)
+train_dataloader = None
+train_cfg = None
+optim_wrapper = None
+param_scheduler = None

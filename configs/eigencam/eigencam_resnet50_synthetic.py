@@ -16,3 +16,9 @@ model = dict(
     sign='channel_mean',
     solver='gram',
     loc_thr=0.2)
+
+# training-free: evaluation only (tools/test.py)
+train_dataloader = None
+train_cfg = None
+optim_wrapper = None
+param_scheduler = None

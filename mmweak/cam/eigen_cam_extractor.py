@@ -12,8 +12,7 @@ from torch import Tensor, nn
 
 from .activation_recorder import (INPUT_SUFFIX, ActivationRecorder,
                                   resolve_module)
-from .eigen_cam import (SOLVERS, _check_sign, eigen_projection,
-                        normalize_cams)
+from .eigen_cam import SOLVERS, _check_sign, eigen_projection, normalize_cams
 
 FPN_MODES = ('per_level', 'concat')
 _RESHAPE_KEYS = ('prefix_tokens', 'suffix_tokens', 'patch_resolution')

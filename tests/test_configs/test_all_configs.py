@@ -66,15 +66,21 @@ def test_config_builds_trains_and_predicts(config, tmp_path):
     with torch.no_grad():
         outputs = model.test_step(batch)
     assert len(outputs) == 2
-    for sample in outputs:
-        assert 'pred_score' in sample and 'loc_map' in sample
-        assert float(sample.loc_map.min()) >= 0
-        assert float(sample.loc_map.max()) <= 1
-
     evaluator = cfg.test_evaluator
     evaluator = evaluator[0] if isinstance(evaluator, list) else evaluator
+    is_wsol = evaluator['type'].split('.')[-1] == 'WSOLMetric'
+    for sample in outputs:
+        assert 'pred_score' in sample
+        if is_wsol:
+            assert 'loc_map' in sample
+            assert float(sample.loc_map.min()) >= 0
+            assert float(sample.loc_map.max()) <= 1
+
+    # the config's own evaluator scores the predictions
     metric = METRICS.build(evaluator)
     metric.dataset_meta = getattr(model, 'dataset_meta', None)
     metric.process(batch, [s.to_dict() for s in outputs])
     results = metric.compute_metrics(metric.results)
-    assert 'gt_known_loc' in results and 'maxboxacc_v2' in results
+    assert results
+    if is_wsol:
+        assert 'gt_known_loc' in results and 'maxboxacc_v2' in results

@@ -21,12 +21,19 @@ class ConvCAMHead(BaseWSOLHead):
     sense of Zhou et al., CVPR 2016), which makes it the "no spatial token"
     baseline of SAT with the same backbone and classifier.
 
+    With ``pool='max'`` the logits are the maximum of the class maps instead
+    (multiple-instance pooling: the most confident position decides), which
+    mmweak uses to pretrain small transformers from scratch, where average
+    pooling dilutes the evidence of a small object part.
+
     Args:
         num_classes (int): Number of classes.
         in_channels (int): Channels ``D`` of the feature map.
         kernel_size (int): Conv kernel size (odd). Defaults to 3.
         in_index (int): Which backbone output is the feature map.
             Defaults to -1.
+        pool (str): ``'avg'`` (GAP, default) or ``'max'`` pooling of the
+            class maps into logits.
         loss (dict): Classification loss config.
             Defaults to ``dict(type='mmpretrain.CrossEntropyLoss')``.
         topk (tuple[int]): Training accuracy top-k. Defaults to ``(1, )``.
@@ -40,6 +47,7 @@ class ConvCAMHead(BaseWSOLHead):
                  in_channels: int,
                  kernel_size: int = 3,
                  in_index: int = -1,
+                 pool: str = 'avg',
                  loss: dict = dict(
                      type='mmpretrain.CrossEntropyLoss', loss_weight=1.0),
                  topk: Tuple[int, ...] = (1, ),
@@ -51,6 +59,9 @@ class ConvCAMHead(BaseWSOLHead):
             raise ValueError(f'num_classes={num_classes} must be positive')
         if kernel_size % 2 != 1:
             raise ValueError(f'kernel_size must be odd, got {kernel_size}')
+        if pool not in ('avg', 'max'):
+            raise ValueError(f"pool must be 'avg' or 'max', got {pool!r}")
+        self.pool = pool
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.in_index = in_index
@@ -70,9 +81,15 @@ class ConvCAMHead(BaseWSOLHead):
         """Class maps ``(B, K, h, w)`` (conv output, bias included)."""
         return self.conv(self.pre_logits(feats))
 
+    def pool_maps(self, maps: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, K)`` from class maps ``(B, K, h, w)``."""
+        if self.pool == 'max':
+            return maps.flatten(2).amax(dim=2)
+        return maps.mean(dim=(2, 3))
+
     def forward(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
-        """Logits ``(B, K)``: GAP of the class maps."""
-        return self.class_maps(feats).mean(dim=(2, 3))
+        """Logits ``(B, K)``: pooled class maps."""
+        return self.pool_maps(self.class_maps(feats))
 
     def predict(
         self,
@@ -82,5 +99,5 @@ class ConvCAMHead(BaseWSOLHead):
         """Scores, labels, the class map of the predicted class as
         ``loc_map`` and of the ground-truth class as ``gt_loc_map``."""
         maps = self.class_maps(feats)
-        samples = self._get_predictions(maps.mean(dim=(2, 3)), data_samples)
+        samples = self._get_predictions(self.pool_maps(maps), data_samples)
         return self._attach_maps(samples, maps, class_specific=True)

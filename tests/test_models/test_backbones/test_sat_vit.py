@@ -28,14 +28,16 @@ def test_outputs_have_patch_grid_shapes_for_any_input_size():
     assert ((maps > 0) & (maps < 1)).all()
 
 
-def test_deit_archs_have_expected_widths():
-    for arch, dims in (('deit-tiny', 192), ('deit-small', 384)):
-        model = SATVisionTransformer(arch=arch, img_size=32, patch_size=16)
-        assert model.embed_dims == dims
-        assert model.loc_token.shape == (1, 1, dims)
-        assert model.loc_embed.shape == (1, 1, dims)
-        # pos_embed covers cls + patches only (as in DeiT checkpoints)
-        assert model.pos_embed.shape == (1, 1 + 4, dims)
+def test_deit_tiny_arch_has_sat_token_and_deit_pos_embed():
+    model = SATVisionTransformer(arch='deit-tiny', img_size=32, patch_size=16)
+    assert model.embed_dims == 192 and model.num_layers == 12
+    assert model.gated_layer_ids == [9, 10, 11]
+    assert model.loc_token.shape == (1, 1, 192)
+    assert model.loc_embed.shape == (1, 1, 192)
+    # pos_embed covers cls + patches only (as in DeiT checkpoints)
+    assert model.pos_embed.shape == (1, 1 + 4, 192)
+    for arch in ('deit-small', 'deit-base'):
+        assert arch in SATVisionTransformer.arch_zoo
 
 
 def test_return_all_maps_adds_every_layer_and_matches_gated_ones():
