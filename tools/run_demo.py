@@ -138,6 +138,11 @@ def main() -> None:
                         '(and the steps they depend on)')
     parser.add_argument('--retrain', action='store_true',
                         help='train even when a matching run exists')
+    parser.add_argument('--train-options', nargs='+', default=[],
+                        help='--cfg-options for every training (e.g. a '
+                        'smaller dataset for a smoke run)')
+    parser.add_argument('--test-options', nargs='+', default=[],
+                        help='--cfg-options for every test')
     args = parser.parse_args()
 
     steps = STEPS
@@ -171,8 +176,12 @@ def main() -> None:
         train_s = 0.0
         if s.train:
             extra = list(s.extra)
+            if args.train_options:
+                extra += ['--cfg-options'] + args.train_options
             if s.init_from:
-                extra += ['--cfg-options', f'load_from={ckpts[s.init_from]}']
+                if '--cfg-options' not in extra:
+                    extra.append('--cfg-options')
+                extra.append(f'load_from={ckpts[s.init_from]}')
             key = fingerprint(s.config) + ' '.join(extra)
             stamp = osp.join(wd, 'demo_stamp.json')
             old = json.load(open(stamp)) if osp.isfile(stamp) else {}
@@ -192,7 +201,9 @@ def main() -> None:
         ckpt = ckpts[s.test_checkpoint_from or s.name]
         out = osp.join(wd, 'test_metrics.json')
         run([sys.executable, 'tools/test.py', s.config, ckpt,
-             '--work-dir', wd, '--out', out, '--show-dir', 'overlays'], log)
+             '--work-dir', wd, '--out', out, '--show-dir', 'overlays'] +
+            (['--cfg-options'] + args.test_options
+             if args.test_options else []), log)
         with open(out) as f:
             metrics = json.load(f)
         shows = sorted(glob.glob(osp.join(wd, '*', 'overlays')))

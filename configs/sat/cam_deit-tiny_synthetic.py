@@ -3,7 +3,7 @@
 # data and schedule as sat_deit-tiny_synthetic.py; the localization map is
 # the class map of that classifier (ConvCAMHead):
 #   python tools/train.py configs/sat/cam_deit-tiny_synthetic.py \
-#       --cfg-options load_from=work_dirs/deit-tiny_pretrain_synthetic/epoch_8.pth
+#       --cfg-options load_from=work_dirs/deit-tiny_pretrain_synthetic/epoch_16.pth
 _base_ = ['./sat_deit-tiny_synthetic.py']
 model = dict(
     backbone=dict(
@@ -15,4 +15,4 @@ model = dict(
         drop_path_rate=0.1,
         out_type='featmap'),
     head=dict(
-        _delete_=True, type='ConvCAMHead', num_classes=8, in_channels=96))
+        _delete_=True, type='ConvCAMHead', num_classes=8, in_channels=64))

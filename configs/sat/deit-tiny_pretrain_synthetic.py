@@ -1,37 +1,35 @@
-# Stage 1 of SAT on SyntheticWSOL: train the DeiT backbone as an ordinary
-# classifier (mmpretrain ImageClassifier, cls-token linear head) from
-# scratch on a separately seeded SyntheticWSOL (seed 1; the WSOL rows train
-# and test on seed 0). Its checkpoint plays the role of the ImageNet DeiT
-# weights SAT starts from in the paper:
+# Stage 1 of SAT on SyntheticWSOL: train the DeiT backbone as a classifier
+# from scratch on a separately seeded SyntheticWSOL (seed 1; the WSOL rows
+# train and test on seed 0). Its checkpoint plays the role of the ImageNet
+# DeiT weights SAT starts from in the paper:
 #   python tools/train.py configs/sat/deit-tiny_pretrain_synthetic.py \
 #       --work-dir work_dirs/deit-tiny_pretrain_synthetic
+# The classifier is the 3x3 conv of the SAT head with *max* pooling of the
+# class maps: with a cls-token or average-pooled head, this small DeiT
+# stayed at chance level (loss ln 8) for the few hundred steps the CPU budget
+# allows, because the class is decided by a ~10 px part of a 96 px image
+# (see BENCHMARKS.md, SAT section). The conv weights have the shape of the
+# SAT / DeiT-CAM heads, so both fine-tunes start from them.
 _base_ = [
+    '../_base_/models/sat_deit-tiny_synthetic.py',
     '../_base_/datasets/synthetic_wsol.py',
     '../_base_/default_runtime.py',
 ]
-num_classes = 8
-deit_arch = dict(
-    embed_dims=96, num_layers=6, num_heads=3, feedforward_channels=384)
 model = dict(
-    type='mmpretrain.ImageClassifier',
-    data_preprocessor=dict(
-        type='mmpretrain.ClsDataPreprocessor',
-        num_classes=num_classes,
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_rgb=True),
     backbone=dict(
+        _delete_=True,
         type='mmpretrain.VisionTransformer',
-        arch=deit_arch,
+        arch={{_base_.deit_arch}},
         img_size=96,
         patch_size=12,
-        drop_path_rate=0.1),
-    neck=None,
+        drop_path_rate=0.1,
+        out_type='featmap'),
     head=dict(
-        type='mmpretrain.VisionTransformerClsHead',
-        num_classes=num_classes,
-        in_channels=96,
-        loss=dict(type='mmpretrain.CrossEntropyLoss', loss_weight=1.0)),
+        _delete_=True,
+        type='ConvCAMHead',
+        num_classes=8,
+        in_channels=64,
+        pool='max'),
     init_cfg=[
         dict(type='TruncNormal', layer='Linear', std=.02),
         dict(type='Constant', layer='LayerNorm', val=1., bias=0.),
@@ -52,10 +50,10 @@ test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='mmpretrain.Accuracy', topk=(1, ))
 test_evaluator = val_evaluator
 
-max_epochs = 8
+max_epochs = 16
 optim_wrapper = dict(
     optimizer=dict(
-        type='AdamW', lr=1e-3, weight_decay=0.05, betas=(0.9, 0.999)),
+        type='AdamW', lr=2e-3, weight_decay=0.05, betas=(0.9, 0.999)),
     paramwise_cfg=dict(
         norm_decay_mult=0.0,
         bias_decay_mult=0.0,
@@ -67,16 +65,15 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(
         type='LinearLR',
-        start_factor=0.01,
-        by_epoch=True,
+        start_factor=0.02,
+        by_epoch=False,
         begin=0,
-        end=1,
-        convert_to_iter_based=True),
+        end=50),
     dict(
         type='CosineAnnealingLR',
         eta_min=1e-5,
         by_epoch=True,
-        begin=1,
+        begin=0,
         end=max_epochs,
         convert_to_iter_based=True),
 ]
@@ -85,7 +82,7 @@ val_cfg = dict()
 test_cfg = dict()
 
 default_hooks = dict(
-    logger=dict(interval=10),
+    logger=dict(interval=20),
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=1),
     visualization=dict(enable=False))
 randomness = dict(seed=1)

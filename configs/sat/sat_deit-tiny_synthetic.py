@@ -1,7 +1,7 @@
 # Stage 2 of SAT on SyntheticWSOL: fine-tune SAT from the synthetic DeiT
 # classifier of deit-tiny_pretrain_synthetic.py (train/test on seed 0):
 #   python tools/train.py configs/sat/sat_deit-tiny_synthetic.py \
-#       --cfg-options load_from=work_dirs/deit-tiny_pretrain_synthetic/epoch_8.pth
+#       --cfg-options load_from=work_dirs/deit-tiny_pretrain_synthetic/epoch_16.pth
 # Its baseline with the same backbone, classifier and budget but no spatial
 # token is configs/sat/cam_deit-tiny_synthetic.py.
 _base_ = [
@@ -17,7 +17,7 @@ model = dict(loc_thr=loc_thr)
 val_evaluator = dict(type='WSOLMetric', preset='choe', loc_thr=loc_thr)
 test_evaluator = val_evaluator
 
-load_from = 'work_dirs/deit-tiny_pretrain_synthetic/epoch_8.pth'
+load_from = 'work_dirs/deit-tiny_pretrain_synthetic/epoch_16.pth'
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=1, max_keep_ckpts=1),

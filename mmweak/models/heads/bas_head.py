@@ -12,6 +12,7 @@ from mmweak.structures import normalize_maps
 from .base_wsol_head import BaseWSOLHead
 
 MAP_SOURCES = ('pred', 'gt')
+ERASE_NORM_MODES = ('train', 'eval')
 
 
 class BASGenerator(nn.Sequential):
@@ -112,6 +113,13 @@ class BASHead(BaseWSOLHead):
         map_source (str): ``'pred'`` stores only the top-k ``loc_map``;
             ``'gt'`` also stores the ground-truth class map as
             ``gt_loc_map`` when labels are known. Defaults to ``'pred'``.
+        erase_norm_mode (str): Mode of the norm layers in the erase branch
+            during training. ``'train'`` (the reference's behaviour: its deep
+            copies are in train mode) normalises the erased batch with its
+            own statistics; ``'eval'`` uses the running statistics, so the
+            erased features are judged by the network as it is, and erasing
+            everything does not renormalise the remainder. Neither touches
+            the real running statistics. Defaults to ``'train'``.
         topk (tuple[int]): Training accuracy top-k. Defaults to ``(1, )``.
         cal_acc (bool): Log training accuracy. Defaults to False.
         init_cfg (dict, optional): Initialization config. Defaults to
@@ -129,6 +137,7 @@ class BASHead(BaseWSOLHead):
                  bas_loss: dict = dict(type='BASLoss'),
                  loc_topk: int = 1,
                  map_source: str = 'pred',
+                 erase_norm_mode: str = 'train',
                  topk: Tuple[int, ...] = (1, ),
                  cal_acc: bool = False,
                  init_cfg: Optional[dict] = dict(
@@ -149,6 +158,10 @@ class BASHead(BaseWSOLHead):
         if map_source not in MAP_SOURCES:
             raise ValueError(f'BASHead: `map_source` must be one of '
                              f'{MAP_SOURCES}, got {map_source!r}')
+        if erase_norm_mode not in ERASE_NORM_MODES:
+            raise ValueError(f'BASHead: `erase_norm_mode` must be one of '
+                             f'{ERASE_NORM_MODES}, got {erase_norm_mode!r}')
+        self.erase_norm_mode = erase_norm_mode
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.mid_channels = mid_channels
@@ -206,7 +219,8 @@ class BASHead(BaseWSOLHead):
         ``torch.func.functional_call`` with detached parameters and cloned
         buffers: gradients flow to ``x_erased`` only, batch norms in train
         mode normalise with the erased batch's statistics and update only
-        the clones.
+        the clones. With ``erase_norm_mode='eval'`` the path's modules run
+        in eval mode (running statistics) and get their modes back after.
 
         Args:
             x_erased (Tensor): ``X_b`` of shape ``(B, C_mid, H, W)``.
@@ -218,7 +232,16 @@ class BASHead(BaseWSOLHead):
         path = nn.Sequential(tail, self.classifier_cls)  # a view, no copy
         frozen = {n: p.detach() for n, p in path.named_parameters()}
         frozen.update({n: b.clone() for n, b in path.named_buffers()})
-        cams = functional_call(path, frozen, (x_erased, ))
+        if self.erase_norm_mode == 'train' or not self.training:
+            return functional_call(path, frozen, (x_erased, )).mean((2, 3))
+        modes = [(m, m.training) for m in path.modules()]
+        for m, _ in modes:
+            m.training = False
+        try:
+            cams = functional_call(path, frozen, (x_erased, ))
+        finally:
+            for m, mode in modes:
+                m.training = mode
         return cams.mean(dim=(2, 3))
 
     @staticmethod

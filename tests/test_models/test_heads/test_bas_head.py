@@ -124,6 +124,25 @@ def test_erase_branch_matches_a_deep_copy_reference():
                            stats_before['layer4.0.bn1.running_mean'])
 
 
+def test_eval_norm_mode_uses_running_statistics_and_restores_modes():
+    backbone, head = _parts(erase_norm_mode='eval')
+    backbone.train()
+    head.train()
+    x_mid, _ = backbone(torch.rand(4, 3, 32, 32))
+    x_mid = x_mid.detach()
+    stats_before = _tail_bn_stats(backbone)
+    s_b = head.erase_branch(x_mid, backbone.tail)
+    # reference: the frozen network in eval mode
+    tail_copy = copy.deepcopy(backbone.tail).eval()
+    cls_copy = copy.deepcopy(head.classifier_cls).eval()
+    torch.testing.assert_close(s_b, cls_copy(tail_copy(x_mid)).mean((2, 3)))
+    assert all(m.training for m in backbone.tail.modules())
+    assert all(m.training for m in head.modules())
+    for name, before in stats_before.items():
+        torch.testing.assert_close(dict(backbone.named_buffers())[name],
+                                   before)
+
+
 def test_loss_needs_the_tail_and_labels():
     backbone, head = _parts()
     feats = backbone(torch.rand(2, 3, 32, 32))
@@ -208,6 +227,7 @@ def test_final_relu_variant_has_nonnegative_cams():
 @pytest.mark.parametrize('kwargs, match', [
     (dict(map_source='top'), 'map_source'),
     (dict(loc_topk=0), 'loc_topk'),
+    (dict(erase_norm_mode='frozen'), 'erase_norm_mode'),
     (dict(bas_loss=dict(type='BASLoss', rectify=False)), 'rectify'),
 ])
 def test_bad_head_arguments_raise(kwargs, match):
