@@ -175,7 +175,9 @@ def main() -> None:
         log = osp.join(wd, 'demo.log')
         train_s = 0.0
         if s.train:
-            extra = list(s.extra)
+            # the test step below scores the final checkpoint on the same
+            # split, so validating inside the training would repeat it
+            extra = ['--no-validate'] + list(s.extra)
             if args.train_options:
                 extra += ['--cfg-options'] + args.train_options
             if s.init_from:

@@ -1,7 +1,7 @@
 # Stage 2 of SAT on SyntheticWSOL: fine-tune SAT from the synthetic DeiT
 # classifier of deit-tiny_pretrain_synthetic.py (train/test on seed 0):
 #   python tools/train.py configs/sat/sat_deit-tiny_synthetic.py \
-#       --cfg-options load_from=work_dirs/deit-tiny_pretrain_synthetic/epoch_16.pth
+#       --cfg-options load_from=work_dirs/deit-tiny_pretrain_synthetic/epoch_3.pth
 # Its baseline with the same backbone, classifier and budget but no spatial
 # token is configs/sat/cam_deit-tiny_synthetic.py.
 _base_ = [
@@ -10,14 +10,16 @@ _base_ = [
     '../_base_/schedules/sat_synthetic_adamw.py',
     '../_base_/default_runtime.py',
 ]
-# the threshold of every row of the synthetic table (fixed, not tuned);
-# WSOLMetric also reports the MaxBoxAccV2 sweep
-loc_thr = 0.2
+# tau for Top-1 / GT-known Loc: the best MaxBoxAccV2 (IoU 0.5) threshold of
+# this config's trained model on the SyntheticWSOL `val` split (never
+# `test`), the calibration of Choe et al. (CVPR 2020) used for every row
+# of the main-job table; WSOLMetric also reports the full sweep.
+loc_thr = 0.11
 model = dict(loc_thr=loc_thr)
 val_evaluator = dict(type='WSOLMetric', preset='choe', loc_thr=loc_thr)
 test_evaluator = val_evaluator
 
-load_from = 'work_dirs/deit-tiny_pretrain_synthetic/epoch_16.pth'
+load_from = 'work_dirs/deit-tiny_pretrain_synthetic/epoch_3.pth'
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=1, max_keep_ckpts=1),

@@ -1,6 +1,6 @@
 # Copyright (c) mmweak contributors.
 """A procedurally generated WSOL dataset that needs no files."""
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmpretrain.datasets import BaseDataset
@@ -21,6 +21,7 @@ PART_COLOURS = (
 )
 # Motifs drawn inside the part square, in the part's own [-1, 1] frame.
 PART_PATTERNS = ('disk', 'checker', 'half', 'frame')
+PartScale = Union[float, Tuple[float, float]]
 SPLIT_STREAMS = {'train': 0, 'val': 1, 'test': 2}
 # Super-ellipse exponents of the bodies: diamond, ellipse, rounded square.
 SHAPE_POWERS = (1.0, 2.0, 4.0)
@@ -102,8 +103,11 @@ def _expand(*arrays):
     return [np.asarray(arr, dtype=np.float32)[:, None, None] for arr in arrays]
 
 
-def _render_chunk(rng: np.random.Generator, labels: np.ndarray, size: int,
-                  num_distractors: int) -> Dict[str, np.ndarray]:
+def _render_chunk(rng: np.random.Generator,
+                  labels: np.ndarray,
+                  size: int,
+                  num_distractors: int,
+                  part_scale: PartScale = 0.045) -> Dict[str, np.ndarray]:
     """Render ``len(labels)`` images at once; see :class:`SyntheticWSOL`.
 
     Layers are composited as an integer map of palette indices plus a depth
@@ -214,7 +218,14 @@ def _render_chunk(rng: np.random.Generator, labels: np.ndarray, size: int,
 
     # 3. The class part: a small square motif inside the object, placed at
     # the first of several random spots where it fits entirely.
-    half = max(3, int(round(0.045 * size)))
+    if isinstance(part_scale, (tuple, list)):
+        # one part size per image; the fixed-size default draws nothing
+        # here, so its random stream (and data) stay as they were
+        half = np.maximum(3, np.round(
+            rng.uniform(part_scale[0], part_scale[1], (n, 1)) * size))
+    else:
+        half = np.full((n, 1), max(3, int(round(part_scale * size))))
+    half = half.astype(f32)
     cand = 8
     off_u = rng.uniform(-0.6, 0.6, (n, cand))
     off_v = rng.uniform(-0.6, 0.6, (n, cand))
@@ -226,8 +237,8 @@ def _render_chunk(rng: np.random.Generator, labels: np.ndarray, size: int,
         off_v * half_b[:, :1] * cos0
     px0 = np.round(pcx - half)
     py0 = np.round(pcy - half)
-    corners_x = px0[..., None] + np.array([0, 2 * half, 0, 2 * half])
-    corners_y = py0[..., None] + np.array([0, 0, 2 * half, 2 * half])
+    corners_x = px0[..., None] + half[..., None] * np.array([0, 2, 0, 2])
+    corners_y = py0[..., None] + half[..., None] * np.array([0, 0, 2, 2])
     corner_val = _body_value_points(
         corners_x, corners_y,
         *[arr[:, :1, None] for arr in (cx, cy, half_a, half_b, theta, power)])
@@ -236,11 +247,11 @@ def _render_chunk(rng: np.random.Generator, labels: np.ndarray, size: int,
     pick = fits.argmax(-1)
     px0 = px0[np.arange(n), pick].astype(f32)
     py0 = py0[np.arange(n), pick].astype(f32)
-    px0_, py0_ = _expand(px0, py0)
-    in_part = ((xs >= px0_) & (xs < px0_ + 2 * half)) & \
-        ((ys >= py0_) & (ys < py0_ + 2 * half))
-    ps = (xs - px0_ - half) / half  # [-1, 1] across the part
-    pt = (ys - py0_ - half) / half
+    px0_, py0_, half_ = _expand(px0, py0, half[:, 0])
+    in_part = ((xs >= px0_) & (xs < px0_ + 2 * half_)) & \
+        ((ys >= py0_) & (ys < py0_ + 2 * half_))
+    ps = (xs - px0_ - half_) / half_  # [-1, 1] across the part
+    pt = (ys - py0_ - half_) / half_
     pattern = _expand(labels % len(PART_PATTERNS))[0]
     motif = np.select([pattern == 0, pattern == 1, pattern == 2], [
         ps * ps + pt * pt <= 0.5, (ps < 0) ^ (pt < 0),
@@ -278,7 +289,8 @@ def _render_chunk(rng: np.random.Generator, labels: np.ndarray, size: int,
         rows.argmax(1), size - cols[:, ::-1].argmax(1),
         size - rows[:, ::-1].argmax(1)
     ], 1).astype(f32)
-    part_boxes = np.stack([px0, py0, px0 + 2 * half, py0 + 2 * half],
+    side = 2 * half[:, 0]
+    part_boxes = np.stack([px0, py0, px0 + side, py0 + side],
                           1).astype(f32)
     return dict(imgs=np.ascontiguousarray(img),
                 masks=obj_mask.astype(np.uint8),
@@ -293,7 +305,9 @@ def generate_synthetic_wsol(num_samples: int,
                             split: str = 'train',
                             seed: int = 0,
                             num_distractors: int = 3,
-                            chunk_size: int = 256) -> Dict[str, np.ndarray]:
+                            chunk_size: int = 256,
+                            part_scale: PartScale = 0.045
+                            ) -> Dict[str, np.ndarray]:
     """Generate the arrays of :class:`SyntheticWSOL` (vectorised numpy).
 
     Args:
@@ -307,6 +321,10 @@ def generate_synthetic_wsol(num_samples: int,
             Defaults to 3.
         chunk_size (int): Images rendered per vectorised batch (bounds the
             memory). Defaults to 256.
+        part_scale (float | tuple): Half side of the class part as a
+            fraction of ``img_size`` (at least 3 px), or a ``(low, high)``
+            range to draw it from per image. Defaults to 0.045 (an 8 x 8 px
+            part at 96 px).
 
     Returns:
         dict: ``imgs`` (N, S, S, 3) uint8 BGR, ``labels`` (N,) int64,
@@ -327,6 +345,14 @@ def generate_synthetic_wsol(num_samples: int,
     if num_samples < 1:
         raise ValueError(f'SyntheticWSOL: num_samples must be >= 1, got '
                          f'{num_samples}.')
+    scales = part_scale if isinstance(part_scale,
+                                      (tuple, list)) else (part_scale, )
+    if len(scales) not in (1, 2) or not all(
+            isinstance(v, (int, float)) and 0 < v <= 0.15 for v in scales) \
+            or list(scales) != sorted(scales):
+        raise ValueError('SyntheticWSOL: part_scale must be a number in '
+                         '(0, 0.15] or a (low, high) pair of them, got '
+                         f'{part_scale!r}.')
     stream = SPLIT_STREAMS[split]
     labels = np.random.default_rng([seed, stream]).permutation(
         np.arange(num_samples) % num_classes)
@@ -335,7 +361,8 @@ def generate_synthetic_wsol(num_samples: int,
         rng = np.random.default_rng([seed, stream, start // chunk_size + 1])
         chunk_labels = labels[start:start + chunk_size]
         chunks.append(
-            _render_chunk(rng, chunk_labels, img_size, num_distractors))
+            _render_chunk(rng, chunk_labels, img_size, num_distractors,
+                          part_scale))
     out = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
     out['labels'] = labels.astype(np.int64)
     return out
@@ -382,6 +409,11 @@ class SyntheticWSOL(BaseDataset):
         with_mask (bool): Add ``gt_seg_map``. Defaults to True.
         num_distractors (int): Maximum distractor bodies per image.
             Defaults to 3.
+        part_scale (float | tuple): Half side of the class part as a
+            fraction of ``img_size``, or a ``(low, high)`` range drawn per
+            image. Defaults to 0.045 (8 x 8 px at 96 px). Larger parts make
+            the classes easier to learn (the synthetic DeiT pretraining of
+            SAT uses them).
         pipeline (Sequence[dict | Callable]): Transforms, built with
             mmweak's registry. Defaults to ().
         test_mode (bool): Test mode of mmengine datasets.
@@ -400,6 +432,7 @@ class SyntheticWSOL(BaseDataset):
                  seed: int = 0,
                  with_mask: bool = True,
                  num_distractors: int = 3,
+                 part_scale: PartScale = 0.045,
                  pipeline: Sequence = (),
                  test_mode: bool = False,
                  metainfo: Optional[dict] = None,
@@ -417,6 +450,7 @@ class SyntheticWSOL(BaseDataset):
         self.seed = seed
         self.with_mask = with_mask
         self.num_distractors = num_distractors
+        self.part_scale = part_scale
         meta = dict(classes=synthetic_class_names(num_classes))
         meta.update(metainfo or {})
         super().__init__(ann_file='',
@@ -432,7 +466,8 @@ class SyntheticWSOL(BaseDataset):
                                        img_size=self.img_size,
                                        split=self.split,
                                        seed=self.seed,
-                                       num_distractors=self.num_distractors)
+                                       num_distractors=self.num_distractors,
+                                       part_scale=self.part_scale)
         shape = (self.img_size, self.img_size)
         data_list = []
         for i in range(self.num_samples):

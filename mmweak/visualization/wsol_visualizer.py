@@ -72,8 +72,15 @@ class WSOLVisualizer(Visualizer):
                 boxes = data_sample.get(key)
                 if isinstance(boxes, torch.Tensor):
                     boxes = boxes.detach().float().cpu()
+                # boxes may end one past the last pixel (x2 = W, the CUB
+                # convention); the canvas takes coordinates up to W - 1
+                boxes = torch.as_tensor(boxes, dtype=torch.float32).reshape(
+                    -1, 4)
+                h, w = canvas.shape[:2]
+                limit = boxes.new_tensor([w - 1, h - 1, w - 1, h - 1])
+                boxes = torch.minimum(boxes.clamp(min=0), limit)
                 self.draw_bboxes(
-                    torch.as_tensor(boxes).reshape(-1, 4),
+                    boxes,
                     edge_colors=colour,
                     line_widths=2)
         if 'pred_label' in data_sample:

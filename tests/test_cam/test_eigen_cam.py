@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from mmweak.cam import eigen_cam, eigen_projection, normalize_cams
-from mmweak.cam.eigen_cam import _orientation
+from mmweak.cam.eigen_cam import (_ITERATIVE_MIN_SIZE, _leading_eigenpair,
+                                  _orientation)
 
 
 def structured_activations(batch=4, chans=32, height=7, width=7, seed=0,
@@ -106,11 +107,51 @@ def test_max_alias_is_the_max_abs_rule():
         eigen_cam(feats, center=True, sign='max_abs'))
 
 
+@pytest.mark.parametrize('center', [False, True])
+def test_large_grams_take_the_verified_iteration_and_match_eigh(center):
+    # 14 x 14 positions (> _ITERATIVE_MIN_SIZE) and fewer than 196 channels
+    feats = structured_activations(batch=5, chans=240, height=14, width=14,
+                                   dtype=torch.float32)
+    assert 14 * 14 >= _ITERATIVE_MIN_SIZE
+    mat = feats.flatten(2).transpose(1, 2)
+    if center:
+        mat = mat - mat.mean(1, keepdim=True)
+    gram = mat @ mat.transpose(1, 2)
+    val, vec = _leading_eigenpair(gram)
+    vals, vecs = torch.linalg.eigh(gram.double())
+    assert torch.allclose(val.double(), vals[:, -1], rtol=1e-5)
+    cos = (vec.double() * vecs[..., -1]).sum(-1).abs()
+    assert torch.all(cos > 1 - 1e-6)
+    # the maps agree with the float64 SVD path
+    ours = eigen_cam(feats, center=center)
+    ref = eigen_cam(feats.double(), center=center, solver='svd')
+    assert torch.allclose(ours.double(), ref, atol=1e-4)
+
+
+def test_iteration_falls_back_to_eigh_when_unconverged():
+    # identity-like Gram matrices: no gap between the leading eigenvalues,
+    # so the Ritz check fails and eigh gives the answer
+    gram = torch.eye(128).repeat(3, 1, 1)
+    gram[1, 7, 7] = 3.  # one image with a clear leading direction
+    val, vec = _leading_eigenpair(gram)
+    assert torch.allclose(val, torch.tensor([1., 3., 1.]))
+    assert torch.allclose(vec[1].abs(), torch.eye(128)[7], atol=1e-5)
+    assert torch.allclose(vec.norm(dim=-1), torch.ones(3))
+
+
 @pytest.mark.parametrize('sign', ['channel_mean', 'max_abs'])
 @pytest.mark.parametrize('center', [False, True])
 def test_same_map_across_runs_and_batch_compositions(sign, center):
     feats = structured_activations(batch=6, chans=40, seed=3,
                                    dtype=torch.float32)
+    _check_batch_invariance(feats, center, sign)
+    # the same with 14 x 14 maps (the iterative Gram path)
+    feats = structured_activations(batch=6, chans=64, height=14, width=14,
+                                   seed=3, dtype=torch.float32)
+    _check_batch_invariance(feats, center, sign)
+
+
+def _check_batch_invariance(feats, center, sign):
     alone = eigen_cam(feats[2:3], center=center, sign=sign)
     again = eigen_cam(feats[2:3], center=center, sign=sign)
     assert torch.equal(alone, again)

@@ -129,7 +129,26 @@ def test_dataset_pipeline_packs_aligned_samples():
     assert _mask_box(sample.gt_mask.numpy()) == sample.gt_bboxes[0].tolist()
 
 
+def test_part_scale_sets_the_part_size_and_keeps_the_default_stream(data):
+    side = data['part_boxes'][:, 2] - data['part_boxes'][:, 0]
+    assert (side == 2 * round(0.045 * 64)).all()
+    same = generate_synthetic_wsol(300, img_size=64, seed=3, part_scale=0.045)
+    np.testing.assert_array_equal(same['imgs'], data['imgs'])
+    big = generate_synthetic_wsol(40, img_size=96, seed=3, part_scale=0.09)
+    assert (big['part_boxes'][:, 2] - big['part_boxes'][:, 0] == 18).all()
+    mixed = generate_synthetic_wsol(
+        200, img_size=96, seed=3, part_scale=(0.045, 0.09))
+    sides = mixed['part_boxes'][:, 2] - mixed['part_boxes'][:, 0]
+    assert sides.min() >= 8 and sides.max() <= 18 and len(set(sides)) > 3
+    for mask, (x1, y1, x2, y2) in zip(mixed['masks'],
+                                      mixed['part_boxes'].astype(int)):
+        assert mask[y1:y2, x1:x2].all()
+
+
 def test_bad_arguments_fail_clearly():
+    for bad in (0, 0.2, (0.09, 0.045), (0.01, 0.02, 0.03), 'big'):
+        with pytest.raises(ValueError, match='part_scale'):
+            generate_synthetic_wsol(4, part_scale=bad)
     with pytest.raises(ValueError, match='split'):
         SyntheticWSOL(split='trian')
     with pytest.raises(ValueError, match='num_classes'):

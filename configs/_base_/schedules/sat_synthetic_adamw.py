@@ -4,7 +4,7 @@
 # recipe), a few epochs to fit the main-job budget on 2 CPU cores.
 optim_wrapper = dict(
     optimizer=dict(
-        type='AdamW', lr=2e-4, weight_decay=0.05, betas=(0.9, 0.999)),
+        type='AdamW', lr=5e-4, weight_decay=0.05, betas=(0.9, 0.999)),
     paramwise_cfg=dict(
         norm_decay_mult=0.0,
         bias_decay_mult=0.0,
@@ -14,7 +14,7 @@ optim_wrapper = dict(
             '.pos_embed': dict(decay_mult=0.0),
             '.loc_embed': dict(decay_mult=0.0),
         }))
-max_epochs = 3
+max_epochs = 5
 param_scheduler = [
     dict(
         type='CosineAnnealingLR',
