@@ -9,7 +9,7 @@
 #   ${MMWEAK_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/mmweak/venv-<hash>}
 # and ./.venv is a symlink to it. mmcv 2.1.0 is installed from a cached wheel
 # built with its ops; when no cached wheel exists it is built from the PyPI
-# source archive (about 10 minutes on 2 cores) and cached.
+# source archive (about 20 minutes on 2 cores) and cached.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -62,7 +62,7 @@ mmcv_wheel() {
         log "using the cached mmcv wheel from $shared"
         echo "$wheel_dir/$name"; return
     fi
-    log "building mmcv $MMCV_VERSION with ops from source (about 10 minutes)"
+    log "building mmcv $MMCV_VERSION with ops from source (about 20 minutes on 2 cores)"
     local build; build="$(mktemp -d)"
     pip_quiet download --no-deps --no-binary :all: -d "$build" "mmcv==$MMCV_VERSION"
     tar -xzf "$build"/mmcv-$MMCV_VERSION.tar.gz -C "$build"
