@@ -1,6 +1,6 @@
 # Copyright (c) mmweak contributors.
 """Packing of WSOL samples into mmpretrain ``DataSample``."""
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -8,6 +8,9 @@ from mmpretrain.datasets.transforms import PackInputs
 
 from mmweak.registry import TRANSFORMS
 from .loading import as_box_array
+
+# the ``gt_mask`` value that WSOLMetric excludes from PxAP
+MASK_IGNORE_VALUE = 255
 
 
 @TRANSFORMS.register_module()
@@ -21,7 +24,10 @@ class PackWSOLInputs(PackInputs):
       x1 y1 x2 y2 in pixels of the packed image (``img_shape``). Samples
       without boxes get no field.
     - ``gt_seg_map`` -> ``data_sample.gt_mask``: uint8 tensor (H, W) of 0/1
-      in the same frame; its shape must equal ``img_shape``.
+      in the same frame; its shape must equal ``img_shape``. Every non-zero
+      value is foreground unless ``ignore_index`` is set: pixels with that
+      value are then stored as 255, the value ``WSOLMetric`` leaves out of
+      PxAP (e.g. mmcv's ``Pad`` fills masks with ``seg_pad_val=255``).
 
     Args:
         input_key (str): Key of the model input in the results.
@@ -31,6 +37,9 @@ class PackWSOLInputs(PackInputs):
         meta_keys (Sequence[str]): Keys stored as metainfo. Defaults to
             ``('sample_idx', 'img_path', 'ori_shape', 'img_shape',
             'scale_factor', 'flip', 'flip_direction', 'crop_bbox')``.
+        ignore_index (int, optional): Mask value that marks ignored pixels.
+            Defaults to None (no ignored pixels: a 0/255 binary mask is
+            foreground wherever it is 255).
     """
 
     DEFAULT_META_KEYS = ('sample_idx', 'img_path', 'ori_shape', 'img_shape',
@@ -39,10 +48,15 @@ class PackWSOLInputs(PackInputs):
     def __init__(self,
                  input_key: str = 'img',
                  algorithm_keys: Sequence[str] = (),
-                 meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
+                 meta_keys: Sequence[str] = DEFAULT_META_KEYS,
+                 ignore_index: Optional[int] = None) -> None:
         super().__init__(input_key=input_key,
                          algorithm_keys=algorithm_keys,
                          meta_keys=meta_keys)
+        if ignore_index is not None and ignore_index == 0:
+            raise ValueError('ignore_index=0 would ignore the background; '
+                             'use the value that marks ignored pixels')
+        self.ignore_index = ignore_index
 
     def transform(self, results: dict) -> dict:
         """Pack the image, label, boxes, mask and meta information."""
@@ -63,11 +77,15 @@ class PackWSOLInputs(PackInputs):
                 raise ValueError(
                     f'`gt_seg_map` of "{where}" must be (H, W) and aligned '
                     f'with the image {img_shape}, got shape {mask.shape}.')
+            packed_mask = (mask > 0).astype(np.uint8)
+            if self.ignore_index is not None:
+                packed_mask[mask == self.ignore_index] = MASK_IGNORE_VALUE
             data_sample.gt_mask = torch.from_numpy(
-                np.ascontiguousarray(mask > 0).astype(np.uint8))
+                np.ascontiguousarray(packed_mask))
         return packed
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(input_key='{self.input_key}', "
                 f'algorithm_keys={self.algorithm_keys}, '
-                f'meta_keys={self.meta_keys})')
+                f'meta_keys={self.meta_keys}, '
+                f'ignore_index={self.ignore_index})')

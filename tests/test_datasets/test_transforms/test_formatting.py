@@ -65,6 +65,24 @@ def test_pack_empty_boxes_and_no_mask():
     assert 'gt_mask' not in sample
 
 
+def test_pack_keeps_ignored_pixels_only_with_ignore_index():
+    results = _results()
+    mask = results['gt_seg_map'] * 255  # a 0/255 binary mask
+    mask[5, :] = 7  # e.g. a padding value
+    results['gt_seg_map'] = mask
+    plain = PackWSOLInputs()(dict(results))['data_samples'].gt_mask
+    assert set(plain.unique().tolist()) == {0, 1}
+    assert plain.sum() == 15 + 8  # every non-zero value is foreground
+
+    packed = PackWSOLInputs(ignore_index=7)(dict(results))['data_samples']
+    gt_mask = packed.gt_mask
+    assert (gt_mask[5] == 255).all()  # the value WSOLMetric ignores
+    assert (gt_mask[:5] == plain[:5]).all()
+    assert 'ignore_index=7' in repr(PackWSOLInputs(ignore_index=7))
+    with pytest.raises(ValueError, match='background'):
+        PackWSOLInputs(ignore_index=0)
+
+
 def test_pack_rejects_a_mask_not_aligned_with_the_image():
     results = _results()
     results['gt_seg_map'] = np.zeros((5, 8), np.uint8)
