@@ -1,5 +1,7 @@
 # Copyright (c) mmweak contributors.
-"""Helpers for tests: tiny datasets in the official on-disk formats."""
+"""Helpers for tests: tiny datasets in the official on-disk formats and
+imports of the tool scripts."""
+from .tool_scripts import load_tool_script
 from .wsol_fixtures import make_cub_root, make_ilsvrc_root
 
-__all__ = ['make_cub_root', 'make_ilsvrc_root']
+__all__ = ['load_tool_script', 'make_cub_root', 'make_ilsvrc_root']

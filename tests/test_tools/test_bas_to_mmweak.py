@@ -13,7 +13,6 @@ independently built trunks (torchvision modules modified as the reference
 and shared/specs/bas.md section 2 describe) and through the converted mmweak
 model, and compare X_mid, the generator maps and the logits.
 """
-import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -29,6 +28,7 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
 from mmweak.registry import MODELS
+from mmweak.testing import load_tool_script
 
 ARCHS = ('vgg16', 'resnet50', 'inceptionv3', 'mobilenetv1')
 K = 6  # classes of the synthetic checkpoints
@@ -46,11 +46,8 @@ MOBILENET_DW = ((32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2),
 
 @pytest.fixture(scope='module')
 def tool(repo_root):
-    path = osp.join(repo_root, 'tools', 'model_converters', 'bas_to_mmweak.py')
-    spec = importlib.util.spec_from_file_location('bas_to_mmweak', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool_script(repo_root,
+                            'tools/model_converters/bas_to_mmweak.py')
 
 
 # --------------------------------------------------------------------------

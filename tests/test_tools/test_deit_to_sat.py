@@ -1,8 +1,6 @@
 # Copyright (c) mmweak contributors.
 """tools/model_converters/deit_to_sat.py: official (timm-style) DeiT and SAT
 checkpoints to mmpretrain / mmweak keys."""
-import importlib.util
-import os.path as osp
 import subprocess
 import sys
 
@@ -10,17 +8,14 @@ import pytest
 import torch
 
 from mmweak.registry import MODELS
+from mmweak.testing import load_tool_script
 
 ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 
 
 @pytest.fixture(scope='module')
 def tool(repo_root):
-    path = osp.join(repo_root, 'tools', 'model_converters', 'deit_to_sat.py')
-    spec = importlib.util.spec_from_file_location('deit_to_sat', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool_script(repo_root, 'tools/model_converters/deit_to_sat.py')
 
 
 def timm_deit_state(dim=32, depth=2, grid=4, classes=10, sat=False,

@@ -1,6 +1,5 @@
 # Copyright (c) mmweak contributors.
 """tools/analysis_tools/eval_wsol_maps.py on a tiny SyntheticWSOL split."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -8,6 +7,7 @@ import numpy as np
 import pytest
 
 from mmweak.registry import DATASETS
+from mmweak.testing import load_tool_script
 
 DATASET = dict(type='SyntheticWSOL',
                num_classes=4,
@@ -19,11 +19,8 @@ DATASET = dict(type='SyntheticWSOL',
 
 @pytest.fixture(scope='module')
 def tool(repo_root):
-    path = osp.join(repo_root, 'tools', 'analysis_tools', 'eval_wsol_maps.py')
-    spec = importlib.util.spec_from_file_location('eval_wsol_maps', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool_script(repo_root,
+                            'tools/analysis_tools/eval_wsol_maps.py')
 
 
 @pytest.fixture()

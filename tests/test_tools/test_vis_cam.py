@@ -1,5 +1,4 @@
 # Copyright (c) mmweak contributors.
-import importlib.util
 import os
 import os.path as osp
 
@@ -7,6 +6,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
+
+from mmweak.testing import load_tool_script
 
 CONFIG = """
 default_scope = 'mmweak'
@@ -32,11 +33,7 @@ test_pipeline = [
 
 
 def load_tool(repo_root):
-    path = osp.join(repo_root, 'tools', 'analysis_tools', 'vis_cam.py')
-    spec = importlib.util.spec_from_file_location('vis_cam', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool_script(repo_root, 'tools/analysis_tools/vis_cam.py')
 
 
 @pytest.fixture

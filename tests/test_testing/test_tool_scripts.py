@@ -1,0 +1,16 @@
+# Copyright (c) mmweak contributors.
+import pytest
+
+from mmweak.testing import load_tool_script
+
+
+def test_load_tool_script_imports_without_running_main(repo_root):
+    module = load_tool_script(repo_root,
+                              'tools/model_converters/deit_to_sat.py')
+    assert module.__name__ == 'deit_to_sat'
+    assert callable(module.main) and callable(module.convert_deit)
+
+
+def test_load_tool_script_names_a_missing_file(repo_root):
+    with pytest.raises(FileNotFoundError, match='no_such_tool.py'):
+        load_tool_script(repo_root, 'tools/no_such_tool.py')
