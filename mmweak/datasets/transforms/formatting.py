@@ -53,7 +53,7 @@ class PackWSOLInputs(PackInputs):
         super().__init__(input_key=input_key,
                          algorithm_keys=algorithm_keys,
                          meta_keys=meta_keys)
-        if ignore_index is not None and ignore_index == 0:
+        if ignore_index == 0:
             raise ValueError('ignore_index=0 would ignore the background; '
                              'use the value that marks ignored pixels')
         self.ignore_index = ignore_index
