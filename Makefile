@@ -1,16 +1,18 @@
 # The two commands a newcomer needs (each sets up the pinned environment
 # first and is fast when nothing changed):
-#   make demo   - train and test every WSOL method on the embedded synthetic
-#                 dataset and print the results table
+#   make demo   - train and test every method on the embedded synthetic
+#                 data sets and print the results tables (TASKS=wsss: one task)
 #   make test   - run the test suite
 SHELL := /bin/bash
+# make demo TASKS=wsss runs one task alone
+TASKS ?= wsol wsss
 .PHONY: env demo test bench lint
 
 env:
 	@tools/setup_env.sh >/dev/null
 
 demo: env
-	.venv/bin/python tools/run_demo.py $(DEMO_ARGS)
+	.venv/bin/python tools/run_demo.py --tasks $(TASKS) $(DEMO_ARGS)
 
 test: env
 	.venv/bin/python -m pytest -q $(TEST_ARGS)

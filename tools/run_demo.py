@@ -1,9 +1,13 @@
 # Copyright (c) mmweak contributors.
-"""The main job: train and test every WSOL method on the embedded
-SyntheticWSOL set (no download) and print one results table.
+"""The main job: train and test every method on the embedded data sets
+(no download) and print one results table per task.
 
-    python tools/run_demo.py [--work-dir work_dirs/demo] [--only CAM BAS]
-        [--retrain]
+    python tools/run_demo.py [--tasks wsol wsss] [--work-dir work_dirs/demo]
+        [--only CAM BAS] [--retrain]
+
+Tasks: ``wsol`` (SyntheticWSOL, generated in memory) and ``wsss`` (the
+synthetic VOC-layout set written by
+``tools/dataset_converters/make_synthetic_voc.py``; see ``run_wsss``).
 
 Every step calls the public tools (``tools/train.py``, ``tools/test.py``),
 exactly as a user would. A training whose config and code did not change
@@ -130,21 +134,8 @@ def make_table(rows: List[Dict]) -> str:
     return '\n'.join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs',
-                                                       'demo'))
-    parser.add_argument('--only', nargs='+', help='run only these steps '
-                        '(and the steps they depend on)')
-    parser.add_argument('--retrain', action='store_true',
-                        help='train even when a matching run exists')
-    parser.add_argument('--train-options', nargs='+', default=[],
-                        help='--cfg-options for every training (e.g. a '
-                        'smaller dataset for a smoke run)')
-    parser.add_argument('--test-options', nargs='+', default=[],
-                        help='--cfg-options for every test')
-    args = parser.parse_args()
-
+def run_wsol(args: argparse.Namespace) -> str:
+    """Train and test every WSOL method; return the task's results text."""
     steps = STEPS
     if args.only:
         by_name = {s.name: s for s in STEPS}
@@ -168,7 +159,7 @@ def main() -> None:
     rows = []
     start = time.time()
     for s in steps:
-        print(f'[{s.name}] {s.config}', flush=True)
+        print(f'[wsol] [{s.name}] {s.config}', flush=True)
         wd = osp.join(args.work_dir, s.name.replace(' ', '_').replace(
             '(', '').replace(')', ''))
         os.makedirs(wd, exist_ok=True)
@@ -217,14 +208,65 @@ def main() -> None:
                          train_s=train_s))
 
     table = make_table(rows)
-    text = ('SyntheticWSOL test split, metrics in %, `tools/run_demo.py` '
-            f'({time.time() - start:.0f} s in all)\n\n{table}\n')
+    print(f'overlays: {osp.join(args.work_dir, "overlays")}')
+    return ('## WSOL\n\nSyntheticWSOL test split, metrics in %, '
+            f'{time.time() - start:.0f} s\n\n{table}\n')
+
+
+def run_wsss(args: argparse.Namespace) -> str:
+    """Run the whole WSSS pipeline on the synthetic VOC-layout set through
+    ``tools/wsss/run_pipeline.py`` (its own progress goes to the terminal)
+    and return its results text."""
+    wd = osp.join(args.work_dir, 'wsss')
+    cmd = [sys.executable, 'tools/wsss/run_pipeline.py',
+           'configs/wsss/pipeline_synthetic-voc.py', '--work-dir', wd]
+    if args.retrain:
+        cmd.append('--retrain')
+    if args.wsss_options:
+        cmd += ['--cfg-options'] + args.wsss_options
+    print('[wsss] ' + ' '.join(cmd[1:]), flush=True)
+    env = dict(os.environ)
+    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True)
+    with open(osp.join(wd, 'results.md')) as f:
+        return '## WSSS\n\n' + f.read()
+
+
+TASKS = {'wsol': run_wsol, 'wsss': run_wsss}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--tasks', nargs='+', choices=list(TASKS),
+                        help='tasks to run (default: all; only wsol when '
+                        '--only is given)')
+    parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs',
+                                                       'demo'))
+    parser.add_argument('--only', nargs='+', help='WSOL: run only these '
+                        'steps (and the steps they depend on)')
+    parser.add_argument('--retrain', action='store_true',
+                        help='train even when a matching run exists')
+    parser.add_argument('--train-options', nargs='+', default=[],
+                        help='WSOL: --cfg-options for every training (e.g. '
+                        'a smaller dataset for a smoke run)')
+    parser.add_argument('--test-options', nargs='+', default=[],
+                        help='WSOL: --cfg-options for every test')
+    parser.add_argument('--wsss-options', nargs='+', default=[],
+                        help='WSSS: --cfg-options for the pipeline config')
+    args = parser.parse_args()
+    tasks = args.tasks or (['wsol'] if args.only else list(TASKS))
+
+    os.makedirs(args.work_dir, exist_ok=True)
+    start = time.time()
+    sections = [TASKS[t](args) for t in tasks]
+    text = (f'Main job (`tools/run_demo.py --tasks {" ".join(tasks)}`, '
+            f'{time.time() - start:.0f} s in all)\n\n' +
+            '\n'.join(sections))
     fd, tmp = tempfile.mkstemp(dir=args.work_dir, suffix='.tmp')
     with os.fdopen(fd, 'w') as f:
         f.write(text)
     os.replace(tmp, osp.join(args.work_dir, 'results.md'))
     print('\n' + text)
-    print(f'overlays: {osp.join(args.work_dir, "overlays")}')
 
 
 if __name__ == '__main__':

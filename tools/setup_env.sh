@@ -86,6 +86,8 @@ if [ ! -f "$STAMP" ]; then
     pip_quiet install -q $(grep -E '^(torch|torchvision)==' "$LOCK")
     MMCV_WHEEL="$(mmcv_wheel)"
     pip_quiet install -q --no-deps "$MMCV_WHEEL"
+    # The lock also pins source-only archives (pydensecrf2: pip builds it in
+    # an isolated environment with the Cython its pyproject.toml names).
     pip_quiet install -q -r "$LOCK"
     pip_quiet check || log "pip check reported the conflicts above (known: torch declares setuptools>=77)"
     touch "$STAMP"

@@ -61,14 +61,32 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.test_cfg = cfg.get('test_cfg') or {}
         cfg.test_cfg.fp16 = True
     if args.show_dir is not None:
-        hooks = cfg.default_hooks
-        if 'visualization' not in hooks:
-            hooks.visualization = dict(type='WSOLVisualizationHook')
-        hooks.visualization.enable = True
-        hooks.visualization.out_dir = args.show_dir
+        enable_visualization(cfg, args.show_dir, args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     return cfg
+
+
+def enable_visualization(cfg: Config, show_dir: str, config: str) -> None:
+    """Switch on the config's visualization hook, drawing to ``show_dir``.
+
+    mmweak hooks (``WSOLVisualizationHook``) take ``enable``/``out_dir``;
+    mmseg/mmdet-style hooks (``mmseg.SegVisualizationHook``) take ``draw``
+    and write through the visualizer, whose ``save_dir`` becomes
+    ``show_dir``.
+    """
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise KeyError(
+            f'{config} has no default_hooks.visualization, so --show-dir has '
+            'nothing to draw with; inherit a task runtime (e.g. '
+            'configs/_base_/wsol_runtime.py) or add a visualization hook')
+    if str(hook.get('type', '')).endswith('SegVisualizationHook'):
+        hook.draw = True
+        cfg.visualizer.save_dir = show_dir
+    else:
+        hook.enable = True
+        hook.out_dir = show_dir
 
 
 def write_json(metrics: dict, path: str) -> None:

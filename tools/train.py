@@ -92,8 +92,12 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(field)
-        if loader and loader.get('num_workers', 0) > 0:
+        if not loader:
+            continue
+        if loader.get('num_workers', 0) > 0:
             loader.setdefault('persistent_workers', True)
+        else:  # e.g. num_workers=0 given with --cfg-options
+            loader['persistent_workers'] = False
     return cfg
 
 

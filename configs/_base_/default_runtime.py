@@ -1,3 +1,7 @@
+# Task-neutral runtime shared by every mmweak config (WSOL, WSSS, grounding,
+# 3D). Task runtimes (e.g. ``wsol_runtime.py``) add their visualizer and
+# visualization hook on top; host-library configs may instead name the host
+# hook by prefix (``mmseg.SegVisualizationHook``).
 # mmweak components resolve by bare name; host ones need their prefix.
 default_scope = 'mmweak'
 
@@ -7,8 +11,6 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    # saves map overlays of the first samples during test (off by default)
-    visualization=dict(type='WSOLVisualizationHook', enable=False),
 )
 
 env_cfg = dict(
@@ -20,7 +22,7 @@ env_cfg = dict(
 
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
-    type='WSOLVisualizer', vis_backends=vis_backends, name='visualizer')
+    type='Visualizer', vis_backends=vis_backends, name='visualizer')
 
 log_processor = dict(by_epoch=True)
 log_level = 'INFO'

@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/models/bas_mobilenetv1.py',
     '../_base_/datasets/cub_wsol_crop256.py',
     '../_base_/schedules/bas_cub_sgd_100e.py',
-    '../_base_/default_runtime.py',
+    '../_base_/wsol_runtime.py',
 ]
 loc_thr = 0.15
 model = dict(

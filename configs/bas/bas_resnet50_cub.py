@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/models/bas_resnet50.py',
     '../_base_/datasets/cub_wsol_crop256.py',
     '../_base_/schedules/bas_cub_sgd_120e.py',
-    '../_base_/default_runtime.py',
+    '../_base_/wsol_runtime.py',
 ]
 loc_thr = 0.10
 model = dict(

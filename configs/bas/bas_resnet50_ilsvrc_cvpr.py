@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/models/bas_resnet50.py',
     '../_base_/datasets/imagenet_wsol_crop256.py',
     '../_base_/schedules/bas_ilsvrc_sgd_9e.py',
-    '../_base_/default_runtime.py',
+    '../_base_/wsol_runtime.py',
 ]
 num_classes = 1000
 loc_thr = 0.45

@@ -17,7 +17,7 @@ _base_ = [
     '../_base_/models/bas_resnet50.py',
     '../_base_/datasets/synthetic_wsol.py',
     '../_base_/schedules/synthetic_sgd.py',
-    '../_base_/default_runtime.py',
+    '../_base_/wsol_runtime.py',
 ]
 num_classes = 8
 # tau for Top-1 / GT-known Loc: the best MaxBoxAccV2 (IoU 0.5) threshold of

@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/models/cam_resnet50.py',
     '../_base_/datasets/synthetic_wsol.py',
     '../_base_/schedules/synthetic_sgd.py',
-    '../_base_/default_runtime.py',
+    '../_base_/wsol_runtime.py',
 ]
 # tau for Top-1 / GT-known Loc: the best MaxBoxAccV2 (IoU 0.5) threshold of
 # this config's trained model on the SyntheticWSOL `val` split (never

@@ -8,7 +8,7 @@
 # metrics are then meaningless).
 _base_ = [
     '../_base_/datasets/cub_wsol_crop256.py',
-    '../_base_/default_runtime.py',
+    '../_base_/wsol_runtime.py',
 ]
 
 model = dict(

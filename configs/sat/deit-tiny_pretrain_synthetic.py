@@ -17,7 +17,7 @@
 _base_ = [
     '../_base_/models/sat_deit-tiny_synthetic.py',
     '../_base_/datasets/synthetic_wsol.py',
-    '../_base_/default_runtime.py',
+    '../_base_/wsol_runtime.py',
 ]
 model = dict(
     backbone=dict(

@@ -7,7 +7,7 @@
 _base_ = [
     '../_base_/models/sat_deit-small.py',
     '../_base_/datasets/cub_wsol_crop256.py',
-    '../_base_/default_runtime.py',
+    '../_base_/wsol_runtime.py',
 ]
 num_classes = 200
 # threshold on the min-max normalised map for top1_loc / gt_known_loc (the

@@ -8,7 +8,7 @@ _base_ = [
     '../_base_/models/sat_deit-tiny_synthetic.py',
     '../_base_/datasets/synthetic_wsol.py',
     '../_base_/schedules/sat_synthetic_adamw.py',
-    '../_base_/default_runtime.py',
+    '../_base_/wsol_runtime.py',
 ]
 # tau for Top-1 / GT-known Loc: the best MaxBoxAccV2 (IoU 0.5) threshold of
 # this config's trained model on the SyntheticWSOL `val` split (never

@@ -3,10 +3,13 @@
 from .box_iou import bbox_overlaps, box_iou, box_iou_inclusive
 from .map_boxes import (boxes_from_maps, choe_threshold_levels, contour_boxes,
                         largest_cc_box, largest_contour_box, quantize_maps)
+from .label_map import (IGNORE_INDEX, RESERVED_INDICES, UNCERTAIN_INDEX,
+                        check_label_values)
 from .map_ops import normalize_maps, resize_maps
 
 __all__ = [
     'bbox_overlaps', 'box_iou', 'box_iou_inclusive', 'boxes_from_maps',
     'choe_threshold_levels', 'contour_boxes', 'largest_cc_box',
-    'largest_contour_box', 'quantize_maps', 'normalize_maps', 'resize_maps'
+    'largest_contour_box', 'quantize_maps', 'normalize_maps', 'resize_maps',
+    'IGNORE_INDEX', 'UNCERTAIN_INDEX', 'RESERVED_INDICES', 'check_label_values'
 ]

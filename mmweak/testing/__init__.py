@@ -3,5 +3,9 @@
 imports of the tool scripts."""
 from .tool_scripts import load_tool_script
 from .wsol_fixtures import make_cub_root, make_ilsvrc_root
+from .wsss_fixtures import make_voc_root
 
-__all__ = ['load_tool_script', 'make_cub_root', 'make_ilsvrc_root']
+__all__ = [
+    'load_tool_script', 'make_cub_root', 'make_ilsvrc_root',
+    'make_voc_root'
+]

@@ -1,10 +1,11 @@
 # Copyright (c) mmweak contributors.
 from .formatting import PackWSOLInputs
+from .label_values import MapLabelValues
 from .loading import LoadWSOLAnnotations
 from .processing import (WSOLCenterCrop, WSOLClipBoxes, WSOLRandomCrop,
                          WSOLRandomFlip, WSOLResize)
 
 __all__ = [
     'LoadWSOLAnnotations', 'WSOLResize', 'WSOLRandomCrop', 'WSOLCenterCrop',
-    'WSOLRandomFlip', 'WSOLClipBoxes', 'PackWSOLInputs'
+    'WSOLRandomFlip', 'WSOLClipBoxes', 'PackWSOLInputs', 'MapLabelValues'
 ]

@@ -1,4 +1,9 @@
 # Copyright (c) mmweak contributors.
+from .seed_metric import (SeedMetric, format_seed_table, save_seed_report,
+                          seed_report)
 from .wsol_metric import WSOLMetric
 
-__all__ = ['WSOLMetric']
+__all__ = [
+    'WSOLMetric', 'SeedMetric', 'seed_report', 'save_seed_report',
+    'format_seed_table'
+]

@@ -4,8 +4,10 @@ from .cam_head import CAMHead
 from .conv_cam_head import ConvCAMHead
 from .sat_head import SATHead
 from .bas_head import BASGenerator, BASHead
+from .multilabel_cam_head import MultiLabelCAMHead
+from .deeplabv2_head import DeepLabV2Head
 
 __all__ = [
     'BASGenerator', 'BASHead', 'SATHead', 'ConvCAMHead', 'BaseWSOLHead',
-    'CAMHead'
+    'CAMHead', 'MultiLabelCAMHead', 'DeepLabV2Head'
 ]

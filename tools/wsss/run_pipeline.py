@@ -1,0 +1,402 @@
+# Copyright (c) mmweak contributors.
+"""Run a whole image-label WSSS pipeline from one pipeline config.
+
+    python tools/wsss/run_pipeline.py configs/wsss/pipeline_synthetic-voc.py \\
+        [--work-dir work_dirs/wsss] [--retrain] [--cfg-options k=v ...]
+
+The stages are the public tools, run in order exactly as a user would run
+them by hand (each command is printed and logged):
+
+1. (embedded set only) write the data set with
+   ``tools/dataset_converters/make_synthetic_voc.py``;
+2. Stage A: ``tools/train.py`` on the multi-label CAM config;
+3. ``tools/wsss/make_cams.py``: multi-scale + flip CAMs of ``train_split``;
+4. ``tools/wsss/eval_seeds.py``: CAM seeds scored on ``eval_split`` over the
+   background-threshold sweep; the best threshold is chosen here, on the
+   train split with its pixel labels, as the WSSS protocol does;
+5. ``tools/wsss/make_pseudo_masks.py --method crf`` with that threshold;
+6. ``tools/wsss/make_ir_labels.py`` then ``tools/train.py`` on the IRN
+   config, then ``make_pseudo_masks.py --method irn`` (random walk);
+7. Stage C: ``tools/train.py`` + ``tools/test.py`` of the mmseg segmenter on
+   the IRN pseudo masks, and of the fully supervised upper bound.
+
+Every stage records a key (its settings, the keys of the stages it reads
+and the sources of mmweak and the tools) in ``<stage dir>/stage.json``. A
+stage whose key did not change is reused; an interrupted stage is resumed
+(the offline tools skip finished files); a stage whose key changed starts
+from an empty directory. The table goes to ``WORK_DIR/results.md`` and the
+figures to ``WORK_DIR/results.json``.
+"""
+import argparse
+import glob
+import hashlib
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Callable, Dict, List, Optional
+
+from mmengine.config import Config, DictAction
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def source_hash() -> str:
+    """Hash of mmweak's and the tools' sources (a code change reruns)."""
+    h = hashlib.sha256()
+    files = glob.glob(osp.join(ROOT, 'mmweak', '**', '*.py'), recursive=True)
+    files += glob.glob(osp.join(ROOT, 'tools', '**', '*.py'), recursive=True)
+    for path in sorted(files):
+        if osp.basename(path) == 'run_demo.py':
+            continue
+        with open(path, 'rb') as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def config_dump(path: str) -> str:
+    return Config.fromfile(osp.join(ROOT, path)).pretty_text
+
+
+def write_atomic(path: str, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path), suffix='.tmp')
+    with os.fdopen(fd, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class Pipeline:
+    """Runs stages with reuse/resume bookkeeping and prints progress."""
+
+    def __init__(self, work_dir: str, retrain: bool, num_stages: int,
+                 code_key: str) -> None:
+        self.work_dir = work_dir
+        self.retrain = retrain
+        self.num_stages = num_stages
+        self.code_key = code_key
+        self.keys: Dict[str, str] = {}
+        self.done = 0
+        self.start = time.time()
+        self.seconds: Dict[str, float] = {}
+
+    def stage(self, name: str, settings: dict, inputs: List[str],
+              body: Callable[[str, str], None]) -> str:
+        """Run (or reuse) stage ``name``; return its directory.
+
+        ``body(stage_dir, log_file)`` does the work. The key covers
+        ``settings``, the keys of the ``inputs`` stages and the sources.
+        """
+        self.done += 1
+        key_src = json.dumps(
+            dict(settings=settings, inputs=[self.keys[i] for i in inputs],
+                 code=self.code_key), sort_keys=True, default=str)
+        key = hashlib.sha256(key_src.encode()).hexdigest()
+        self.keys[name] = key
+        stage_dir = osp.join(self.work_dir, name)
+        stamp = osp.join(stage_dir, 'stage.json')
+        old = json.load(open(stamp)) if osp.isfile(stamp) else {}
+        prefix = (f'[wsss {self.done}/{self.num_stages}] {name} '
+                  f'({time.time() - self.start:.0f} s elapsed)')
+        if old.get('key') == key and old.get('finished') and \
+                not self.retrain:
+            print(f'{prefix}: reused (nothing changed)', flush=True)
+            self.seconds[name] = old.get('seconds', 0.0)
+            return stage_dir
+        if old.get('key') != key or self.retrain:
+            shutil.rmtree(stage_dir, ignore_errors=True)
+            resumed = False
+        else:
+            resumed = True
+        os.makedirs(stage_dir, exist_ok=True)
+        write_atomic(stamp, json.dumps(dict(key=key, finished=False)))
+        print(f'{prefix}: {"resuming" if resumed else "running"}',
+              flush=True)
+        t0 = time.time()
+        body(stage_dir, osp.join(stage_dir, 'stage.log'))
+        seconds = time.time() - t0
+        self.seconds[name] = seconds
+        write_atomic(stamp, json.dumps(
+            dict(key=key, finished=True, seconds=seconds)))
+        print(f'  done in {seconds:.0f} s', flush=True)
+        return stage_dir
+
+
+def run(cmd: List[str], log_file: str) -> None:
+    """Run a tool, streaming its output to the terminal and ``log_file``."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    shown = [osp.relpath(c, ROOT) if osp.isabs(c) and c.startswith(ROOT)
+             else c for c in cmd]
+    print('  $ ' + ' '.join(shown), flush=True)
+    with open(log_file, 'ab') as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        for chunk in iter(lambda: proc.stdout.read1(4096), b''):
+            log.write(chunk)
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+        rc = proc.wait()
+    if rc != 0:
+        raise RuntimeError(f'command failed ({rc}); log: {log_file}\n  ' +
+                           ' '.join(cmd))
+
+
+def final_checkpoint(work_dir: str) -> str:
+    path = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'no checkpoint recorded in {path}')
+    with open(path) as f:
+        return f.read().strip()
+
+
+def data_root_options(config: str, data_root: str) -> Dict[str, str]:
+    """``--cfg-options`` pointing every dataset of ``config`` (dataloaders,
+    ``ConcatDataset`` members included) at ``data_root``: the pipeline's
+    data root wins over the one written in the stage config."""
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    options = {}
+
+    def visit(dataset, key):
+        if not isinstance(dataset, dict):
+            return
+        if 'data_root' in dataset:
+            options[f'{key}.data_root'] = data_root
+        for i, member in enumerate(dataset.get('datasets') or []):
+            visit(member, f'{key}.datasets.{i}')
+        if 'dataset' in dataset:  # wrappers (RepeatDataset, ...)
+            visit(dataset['dataset'], f'{key}.dataset')
+
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader',
+                   'cam_dataloader'):
+        if cfg.get(loader):
+            visit(cfg[loader].get('dataset'), f'{loader}.dataset')
+    return options
+
+
+def cfg_options(options: Dict[str, object]) -> List[str]:
+    if not options:
+        return []
+    return ['--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
+
+
+def read_json(path: str) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def fmt(value: Optional[float]) -> str:
+    return '-' if value is None else f'{value:.2f}'
+
+
+def make_table(res: dict) -> str:
+    lines = ['| Stage | Artefact | Split | mIoU | Precision | Recall | '
+             'FP rate | FN rate | bg thr | s |',
+             '|---|---|---|---|---|---|---|---|---|---|']
+    for row in res['rows']:
+        lines.append('| ' + ' | '.join([
+            row['stage'], row['artefact'], row['split'],
+            fmt(row.get('miou')), fmt(row.get('precision')),
+            fmt(row.get('recall')), fmt(row.get('fp_rate')),
+            fmt(row.get('fn_rate')),
+            '-' if row.get('bg_thr') is None else f"{row['bg_thr']:.2f}",
+            f"{row.get('seconds', 0):.0f}"]) + ' |')
+    return '\n'.join(lines)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='pipeline config, e.g. '
+                        'configs/wsss/pipeline_synthetic-voc.py')
+    parser.add_argument('--work-dir', default=None)
+    parser.add_argument('--retrain', action='store_true',
+                        help='rerun every stage even if nothing changed')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override pipeline config keys')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    work_dir = osp.abspath(args.work_dir or osp.join(
+        ROOT, 'work_dirs', osp.splitext(osp.basename(args.config))[0]))
+    os.makedirs(work_dir, exist_ok=True)
+    py = sys.executable
+    data_root = osp.abspath(osp.join(ROOT, cfg.data_root))
+    pipe = Pipeline(work_dir, args.retrain, num_stages=12,
+                    code_key=source_hash())
+    thr = cfg.seed_eval.thresholds
+    rows = []
+
+    # 1. data ---------------------------------------------------------------
+    def make_data(d, log):
+        gen = cfg.get('synthetic')
+        if gen is None:
+            if not osp.isdir(data_root):
+                raise FileNotFoundError(f'data_root {data_root} not found')
+            return
+        run([py, 'tools/dataset_converters/make_synthetic_voc.py',
+             '--out-dir', osp.join(ROOT, gen.out_dir), '--seed',
+             str(gen.seed)] + list(gen.get('args', [])), log)
+    pipe.stage('data', dict(synthetic=cfg.get('synthetic'),
+                            data_root=cfg.data_root), [], make_data)
+    split_opt = ['--data-root', data_root]
+
+    # 2. Stage A --------------------------------------------------------------
+    stage_a_cfg = cfg.stage_a.config
+
+    def train_stage_a(d, log):
+        opts = data_root_options(stage_a_cfg, data_root)
+        opts.update(cfg.stage_a.get('options', {}))
+        run([py, 'tools/train.py', stage_a_cfg, '--work-dir', d] +
+            cfg_options(opts), log)
+    stage_a = pipe.stage('stage_a', dict(cfg=config_dump(stage_a_cfg),
+                                         opt=cfg.stage_a.get('options')),
+                         ['data'], train_stage_a)
+    stage_a_ckpt = final_checkpoint(stage_a)
+
+    # 3. CAMs -----------------------------------------------------------------
+    def make_cams(d, log):
+        run([py, 'tools/wsss/make_cams.py', stage_a_cfg, stage_a_ckpt,
+             '--out-dir', osp.join(d, 'cams'), '--split',
+             cfg.train_split, '--data-root', data_root] +
+            list(cfg.cams.get('args', [])), log)
+    cams = pipe.stage('cams', dict(cams=cfg.cams, split=cfg.train_split),
+                      ['stage_a'], make_cams)
+    cam_dir = osp.join(cams, 'cams')
+
+    # 4. seeds on the eval split (threshold chosen here) -----------------------
+    def eval_seeds(d, log):
+        run([py, 'tools/wsss/eval_seeds.py'] + split_opt +
+            ['--split', cfg.eval_split, '--cam-dir', cam_dir,
+             '--num-classes', str(cfg.num_classes), '--thresholds'] +
+            [str(t) for t in thr] + ['--out-dir', d], log)
+    seeds = pipe.stage('seed_eval', dict(thr=thr, split=cfg.eval_split),
+                       ['cams'], eval_seeds)
+    seed_res = read_json(osp.join(seeds, 'seed_eval.json'))
+    bg_thr = seed_res['best_thr']
+    rows.append(dict(stage='A', artefact='CAM seeds',
+                     split=cfg.eval_split, bg_thr=bg_thr,
+                     seconds=pipe.seconds['stage_a'] + pipe.seconds['cams'],
+                     **seed_res['summary']))
+
+    def eval_masks(name, mask_dir, inputs):
+        def body(d, log):
+            run([py, 'tools/wsss/eval_seeds.py'] + split_opt +
+                ['--split', cfg.eval_split, '--mask-dir', mask_dir,
+                 '--num-classes', str(cfg.num_classes), '--out-dir', d], log)
+        out = pipe.stage(name, dict(split=cfg.eval_split), inputs, body)
+        return read_json(osp.join(out, 'seed_eval.json'))['summary']
+
+    # 5. CRF pseudo masks ---------------------------------------------------
+    def crf_masks(d, log):
+        run([py, 'tools/wsss/make_pseudo_masks.py', '--method', 'crf',
+             '--cam-dir', cam_dir] + split_opt +
+            ['--split', cfg.train_split, '--out-dir', osp.join(d, 'masks'),
+             '--bg-thr', str(bg_thr), '--crf-preset', cfg.crf.preset], log)
+    crf = pipe.stage('masks_crf', dict(crf=cfg.crf, bg_thr=bg_thr),
+                     ['seed_eval'], crf_masks)
+    t0 = pipe.seconds['masks_crf']
+    summary = eval_masks('masks_crf_eval', osp.join(crf, 'masks'),
+                         ['masks_crf'])
+    rows.append(dict(stage='B', artefact=f'CRF masks ({cfg.crf.preset})',
+                     split=cfg.eval_split, bg_thr=bg_thr, seconds=t0,
+                     **summary))
+
+    # 6. IRN --------------------------------------------------------------------
+    irn = cfg.irn
+
+    def ir_labels(d, log):
+        run([py, 'tools/wsss/make_ir_labels.py', '--cam-dir', cam_dir] +
+            split_opt + ['--split', cfg.train_split, '--out-dir',
+                         osp.join(d, 'ir_labels'), '--fg-thr',
+                         str(irn.fg_thr), '--bg-thr', str(irn.bg_thr)], log)
+    irl = pipe.stage('ir_labels', dict(fg=irn.fg_thr, bg=irn.bg_thr),
+                     ['cams'], ir_labels)
+
+    def train_irn(d, log):
+        opts = data_root_options(irn.config, data_root)
+        opts.update({'train_dataloader.dataset.data_prefix.seg_map_path':
+                     osp.join(irl, 'ir_labels'),
+                     'model.backbone.init_cfg.checkpoint': stage_a_ckpt})
+        opts.update(irn.get('options', {}))
+        run([py, 'tools/train.py', irn.config, '--work-dir', d] +
+            cfg_options(opts), log)
+    irn_dir = pipe.stage('irn', dict(cfg=config_dump(irn.config),
+                                     opt=irn.get('options')),
+                         ['ir_labels', 'stage_a'], train_irn)
+
+    def irn_masks(d, log):
+        run([py, 'tools/wsss/make_pseudo_masks.py', '--method', 'irn',
+             '--cam-dir', cam_dir] + split_opt +
+            ['--split', cfg.train_split, '--out-dir', osp.join(d, 'masks'),
+             '--irn-config', irn.config, '--irn-checkpoint',
+             final_checkpoint(irn_dir), '--beta', str(irn.beta),
+             '--exp-times', str(irn.exp_times), '--sem-bg-thr',
+             str(irn.sem_bg_thr)], log)
+    irn_m = pipe.stage('masks_irn', dict(b=irn.beta, e=irn.exp_times,
+                                         t=irn.sem_bg_thr), ['irn'],
+                       irn_masks)
+    summary = eval_masks('masks_irn_eval', osp.join(irn_m, 'masks'),
+                         ['masks_irn'])
+    rows.append(dict(stage='B', artefact='IRN masks', split=cfg.eval_split,
+                     bg_thr=irn.sem_bg_thr,
+                     seconds=sum(pipe.seconds[k] for k in (
+                         'ir_labels', 'irn', 'masks_irn')), **summary))
+
+    # 7. Stage C -----------------------------------------------------------------
+    def segmenter(name, config, inputs, options):
+        def body(d, log):
+            roots = data_root_options(config, data_root)
+            run([py, 'tools/train.py', config, '--work-dir', d] +
+                cfg_options({**roots, **options}), log)
+            test_opts = {k: v for k, v in roots.items()
+                         if k.startswith('test_dataloader')}
+            test_opts.update(cfg.segmenter.get('test_options', {}))
+            run([py, 'tools/test.py', config, final_checkpoint(d),
+                 '--work-dir', d, '--out', osp.join(d, 'test_metrics.json')]
+                + cfg_options(test_opts), log)
+        out = pipe.stage(name, dict(cfg=config_dump(config), opt=options),
+                         inputs, body)
+        return read_json(osp.join(out, 'test_metrics.json'))
+
+    seg = cfg.segmenter
+    pseudo_opts = {'train_dataloader.dataset.data_prefix.seg_map_path':
+                   osp.join(irn_m, 'masks')}
+    pseudo_opts.update(seg.get('options', {}))
+    m_pseudo = segmenter('seg_irn', seg.pseudo, ['masks_irn'], pseudo_opts)
+    m_full = segmenter('seg_full', seg.full, ['data'],
+                       dict(seg.get('options', {})))
+    for name, m, src in (('seg_irn', m_pseudo, 'IRN masks'),
+                         ('seg_full', m_full, 'GT masks (upper bound)')):
+        rows.append(dict(stage='C', artefact=f'segmenter on {src}',
+                         split=seg.get('eval_split', 'val'),
+                         miou=m.get('mIoU'), seconds=pipe.seconds[name]))
+
+    ratio = (100.0 * m_pseudo['mIoU'] / m_full['mIoU']
+             if m_full.get('mIoU') else None)
+    res = dict(rows=rows, bg_thr=bg_thr, seed_curve=osp.join(
+        seeds, 'seed_eval.json'), pseudo_over_full=ratio,
+        seconds=time.time() - pipe.start)
+    text = (f'{cfg.get("title", "WSSS")}; mIoU etc. in %; seeds and pseudo '
+            f'masks scored on `{cfg.eval_split}` (its pixel labels also '
+            'chose the background threshold, as the WSSS protocol does), '
+            f'segmenters on `{seg.get("eval_split", "val")}`. Segmenter on '
+            f'IRN masks / fully supervised: {fmt(ratio)} %. '
+            f'{res["seconds"]:.0f} s in all.\n\n{make_table(res)}\n')
+    write_atomic(osp.join(work_dir, 'results.json'),
+                 json.dumps(res, indent=2))
+    write_atomic(osp.join(work_dir, 'results.md'), text)
+    print('\n' + text, flush=True)
+    return res
+
+
+if __name__ == '__main__':
+    main()
