@@ -155,3 +155,14 @@ def save_png_atomic(path: str, label: np.ndarray,
         img.putpalette(list(palette))
     with atomic_path(path) as tmp:
         img.save(tmp, format='PNG')
+
+
+def remove_stale_tmp(out_dir: str, ext: str) -> int:
+    """Delete the temporary files (``.<name>.<random>.tmp<ext>``, see
+    :func:`atomic_path`) an interrupted run left in ``out_dir``; return how
+    many there were."""
+    import glob
+    stale = glob.glob(osp.join(out_dir, f'.*{ext}.*.tmp{ext}'))
+    for path in stale:
+        os.remove(path)
+    return len(stale)

@@ -61,3 +61,12 @@ def test_single_process_job_and_progress(capsys):
     assert 'toy: 3 item(s)' in capsys.readouterr().out
     with pytest.raises(ValueError, match='launcher'):
         init_offline_dist('slurm')
+
+
+def test_remove_stale_tmp_deletes_only_leftover_temporaries(tmp_path):
+    from mmweak.utils.offline_job import remove_stale_tmp
+    (tmp_path / 'done.png').write_bytes(b'x')
+    (tmp_path / '.done2.png.abc123.tmp.png').write_bytes(b'x')
+    (tmp_path / '.a.npy.xyz.tmp.npy').write_bytes(b'x')
+    assert remove_stale_tmp(str(tmp_path), '.png') == 1
+    assert sorted(os.listdir(tmp_path)) == ['.a.npy.xyz.tmp.npy', 'done.png']

@@ -45,6 +45,7 @@ from mmweak.evaluation import (confusion_matrix, format_seed_table,
                                sweep_confusion)
 from mmweak.utils.offline_job import (init_offline_dist, is_main_process,
                                       offline_device, shard, track)
+from mmweak.wsss.data_io import resolve_data_root, split_list_path
 
 DEFAULT_THRESHOLDS = (0.05, 0.60, 0.01)
 DEFAULT_POWERS = (0.5, 32.0, 0.5)
@@ -110,26 +111,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 # ---------------------------------------------------------------------------
 # Inputs
 # ---------------------------------------------------------------------------
-def resolve_data_root(root: str) -> str:
-    """``root``, or ``root/VOCdevkit/VOC2012`` when given its parent."""
-    if not osp.isdir(root):
-        raise FileNotFoundError(f'--data-root "{root}" is not a folder')
-    nested = osp.join(root, 'VOCdevkit', 'VOC2012')
-    if not osp.isdir(osp.join(root, 'ImageSets')) and osp.isdir(nested):
-        return nested
-    return root
-
-
-def split_list_path(root: str, split: str) -> str:
-    """A list file path as given, else ``ImageSets/Segmentation/<split>.txt``
-    (or ``ImageSets/<split>.txt``)."""
-    if split.endswith('.txt') or osp.isfile(split):
-        return split
-    voc = osp.join(root, 'ImageSets', 'Segmentation', f'{split}.txt')
-    flat = osp.join(root, 'ImageSets', f'{split}.txt')
-    return flat if not osp.isfile(voc) and osp.isfile(flat) else voc
-
-
 def read_label_png(path: str, what: str = 'label map') -> np.ndarray:
     """uint8 (H, W) label map of a palette / grey PNG, or an error naming
     the file."""

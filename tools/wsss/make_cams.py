@@ -35,7 +35,6 @@ so an interrupted run, resumed, writes byte-identical files. Files appear
 only by atomic rename; stale temporary files of a killed run are removed.
 """
 import argparse
-import glob
 import os
 import os.path as osp
 from collections import OrderedDict
@@ -52,7 +51,8 @@ from mmweak.registry import DATASETS, MODELS
 from mmweak.utils import register_all_modules
 from mmweak.utils.offline_job import (barrier, init_offline_dist,
                                       is_main_process, offline_device,
-                                      save_npy_atomic, shard, track)
+                                      remove_stale_tmp, save_npy_atomic, shard,
+                                      track)
 
 DEFAULT_SCALES = (1.0, 0.5, 1.5, 2.0)
 
@@ -178,14 +178,6 @@ def plan_chunks(dataset, batch_size: int) -> List[List[int]]:
             for j in range(0, len(members), batch_size)]
 
 
-def remove_stale_tmp(out_dir: str) -> int:
-    """Delete temporary files an interrupted run left behind."""
-    stale = glob.glob(osp.join(out_dir, '.*.npy.*.tmp.npy'))
-    for path in stale:
-        os.remove(path)
-    return len(stale)
-
-
 def sample_tags(sample, img_id: str) -> np.ndarray:
     if 'gt_label' not in sample:
         raise KeyError(f'{img_id}: the packed sample has no gt_label (image '
@@ -263,7 +255,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, int]:
         osp.exists(osp.join(out_dir, ids[i] + '.npy')) for i in c)]
     if is_main_process():
         os.makedirs(out_dir, exist_ok=True)
-        stale = remove_stale_tmp(out_dir)
+        stale = remove_stale_tmp(out_dir, '.npy')
         done = len(ids) - sum(len(c) for c in todo)
         print(f'make_cams: {len(ids)} images, {done} already done, '
               f'{len(ids) - done} to do -> {out_dir}'

@@ -38,15 +38,14 @@ import torch
 
 from mmweak.cam import load_cam_pack
 from mmweak.datasets.cls_labels import load_id_list
-from mmweak.testing import load_tool_script
 from mmweak.utils.offline_job import (barrier, init_offline_dist,
                                       is_main_process, offline_device, pending,
-                                      save_png_atomic, shard, track)
+                                      remove_stale_tmp, save_png_atomic, shard,
+                                      track)
 from mmweak.wsss import DenseCRF, ir_label
+from mmweak.wsss.data_io import (check_cams_exist, load_rgb,
+                                 resolve_data_root, split_list_path)
 
-# the shared list / image / CAM helpers of the sibling pseudo-mask tool
-_REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-_masks = load_tool_script(_REPO_ROOT, 'tools/wsss/make_pseudo_masks.py')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -97,8 +96,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> Dict[str, int]:
     args = parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    root = _masks.resolve_data_root(args.data_root)
-    list_path = _masks.split_list_path(root, args.split)
+    root = resolve_data_root(args.data_root)
+    list_path = split_list_path(root, args.split)
     ids = load_id_list(list_path)
     img_dir = args.img_dir or osp.join(root, 'JPEGImages')
     if not osp.isdir(args.cam_dir):
@@ -108,10 +107,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, int]:
     rank, world_size = init_offline_dist(args.launcher)
     device = offline_device()
     todo = pending(ids, lambda i: osp.join(args.out_dir, i + '.png'))
-    _masks.check_cams_exist(todo, args.cam_dir, list_path)
+    check_cams_exist(todo, args.cam_dir, list_path)
     if is_main_process():
         os.makedirs(args.out_dir, exist_ok=True)
-        stale = _masks.remove_stale_tmp(args.out_dir)
+        stale = remove_stale_tmp(args.out_dir, '.png')
         print(f'make_ir_labels: {len(ids)} images, {len(ids) - len(todo)} '
               f'already done, {len(todo)} to do -> {args.out_dir}' +
               (f' ({stale} stale temporary file(s) removed)' if stale else ''),
@@ -125,7 +124,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, int]:
         cam_path = osp.join(args.cam_dir, img_id + '.npy')
         img_path = osp.join(img_dir, img_id + args.img_suffix)
         pack = load_cam_pack(cam_path)
-        img = _masks.load_rgb(img_path)
+        img = load_rgb(img_path)
         size = np.asarray(pack['high_res']).shape[1:]
         if tuple(size) != img.shape[:2]:
             raise ValueError(f'{cam_path}: CAM size {tuple(size)} differs '

@@ -58,12 +58,10 @@ leaves a partial PNG under its final name, and stale temporary files are
 removed at start.
 """
 import argparse
-import glob
 import os
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional
 
-import cv2
 import numpy as np
 import torch
 
@@ -72,8 +70,11 @@ from mmweak.datasets.cls_labels import load_id_list
 from mmweak.structures import check_label_values
 from mmweak.utils.offline_job import (barrier, init_offline_dist,
                                       is_main_process, offline_device, pending,
-                                      save_png_atomic, shard, track)
+                                      remove_stale_tmp, save_png_atomic, shard,
+                                      track)
 from mmweak.wsss import DenseCRF, bg_plane, cams_to_label
+from mmweak.wsss.data_io import (check_cams_exist, load_rgb,
+                                 resolve_data_root, split_list_path)
 
 METHODS = ('threshold', 'crf', 'irn')
 CRF_PRESETS = ('psa', 'deeplab')
@@ -164,56 +165,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 # --------------------------------------------------------------------- I/O
-def resolve_data_root(root: str) -> str:
-    """``root`` itself, or ``root/VOCdevkit/VOC2012`` when given the parent
-    of a VOC tree."""
-    if not osp.isdir(root):
-        raise FileNotFoundError(f'--data-root "{root}" is not a folder')
-    nested = osp.join(root, 'VOCdevkit', 'VOC2012')
-    if not osp.isdir(osp.join(root, 'ImageSets')) and osp.isdir(nested):
-        return nested
-    return root
-
-
-def split_list_path(root: str, split: str) -> str:
-    """The list file of ``split``: a path as given, else
-    ``ImageSets/Segmentation/<split>.txt`` (VOC) or ``ImageSets/<split>.txt``
-    (COCO layout)."""
-    if split.endswith('.txt') or osp.isfile(split):
-        return split
-    voc = osp.join(root, 'ImageSets', 'Segmentation', f'{split}.txt')
-    flat = osp.join(root, 'ImageSets', f'{split}.txt')
-    return flat if not osp.isfile(voc) and osp.isfile(flat) else voc
-
-
-def load_rgb(path: str) -> np.ndarray:
-    """uint8 RGB (H, W, 3) image, or an error naming the file."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'image "{path}" does not exist')
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f'image "{path}" could not be decoded')
-    return np.ascontiguousarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-
-
-def check_cams_exist(ids: Sequence[str], cam_dir: str, list_path: str) -> None:
-    missing = [i for i in ids if not osp.isfile(osp.join(cam_dir, i + '.npy'))]
-    if missing:
-        more = f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''
-        raise FileNotFoundError(
-            f'CAM pack "{osp.join(cam_dir, missing[0] + ".npy")}" of image '
-            f'{missing[0]} listed in {list_path} does not exist{more}; run '
-            'tools/wsss/make_cams.py on this split first')
-
-
-def remove_stale_tmp(out_dir: str) -> int:
-    """Delete temporary PNGs an interrupted run left behind."""
-    stale = glob.glob(osp.join(out_dir, '.*.png.*.tmp.png'))
-    for path in stale:
-        os.remove(path)
-    return len(stale)
-
-
 def voc_palette() -> List[int]:
     """Flat VOC palette (mmseg's ``PascalVOCDataset.METAINFO``)."""
     from mmseg.datasets import PascalVOCDataset
@@ -368,7 +319,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, int]:
     check_cams_exist(todo, args.cam_dir, list_path)
     if is_main_process():
         os.makedirs(args.out_dir, exist_ok=True)
-        stale = remove_stale_tmp(args.out_dir)
+        stale = remove_stale_tmp(args.out_dir, '.png')
         print(f'make_pseudo_masks ({args.method}): {len(ids)} images, '
               f'{len(ids) - len(todo)} already done, {len(todo)} to do -> '
               f'{args.out_dir}' + (f' ({stale} stale temporary file(s) '
