@@ -36,6 +36,8 @@ def scaled_size(size: Tuple[int, int], scale: float) -> Tuple[int, int]:
 
 
 def _as_keys(keys, name: str) -> Tensor:
+    if isinstance(keys, Tensor):
+        keys = keys.detach().cpu()
     keys = torch.as_tensor(
         np.asarray(keys, dtype=np.int64).reshape(-1), dtype=torch.long)
     if keys.numel() and int(keys.min()) < 0:
