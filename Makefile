@@ -1,11 +1,12 @@
 # The two commands a newcomer needs (each sets up the pinned environment
 # first and is fast when nothing changed):
 #   make demo   - train and test every WSOL method on the embedded synthetic
-#                 data and print the results table (TASKS=wsss: the WSSS pipeline)
+#                 data, run the WSSS pipeline on the embedded VOC-layout set,
+#                 and print the results tables
 #   make test   - run the test suite
 SHELL := /bin/bash
-# make demo TASKS=wsss runs the WSSS task alone; TASKS="wsol wsss" both
-TASKS ?= wsol
+# make demo TASKS=wsol (or TASKS=wsss) runs one task alone
+TASKS ?= wsol wsss
 .PHONY: env demo test bench lint
 
 env:

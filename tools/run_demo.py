@@ -238,7 +238,7 @@ TASKS = {'wsol': run_wsol, 'wsss': run_wsss}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--tasks', nargs='+', choices=list(TASKS),
-                        help='tasks to run (default: wsol)')
+                        help='tasks to run (default: all of them)')
     parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs',
                                                        'demo'))
     parser.add_argument('--only', nargs='+', help='WSOL: run only these '
@@ -253,8 +253,7 @@ def main() -> None:
     parser.add_argument('--wsss-options', nargs='+', default=[],
                         help='WSSS: --cfg-options for the pipeline config')
     args = parser.parse_args()
-    # WSSS is not in the default main job until its full-size run is measured
-    tasks = args.tasks or ['wsol']
+    tasks = args.tasks or list(TASKS)
 
     os.makedirs(args.work_dir, exist_ok=True)
     start = time.time()

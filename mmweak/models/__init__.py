@@ -5,3 +5,5 @@ from .heads import *  # noqa: F401,F403
 from .localizers import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .wsss import *  # noqa: F401,F403
+from .utils import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403

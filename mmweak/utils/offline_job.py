@@ -15,8 +15,11 @@ A typical job::
 import contextlib
 import os
 import os.path as osp
+import sys
 import tempfile
-from typing import Callable, Iterable, Iterator, List, Sequence, Tuple, TypeVar
+import time
+from typing import (Callable, Iterable, Iterator, List, Optional, Sequence,
+                    TextIO, Tuple, TypeVar)
 
 import numpy as np
 import torch
@@ -86,24 +89,42 @@ def is_main_process() -> bool:
         dist.get_rank() == 0
 
 
-def track(items: Sequence[T], desc: str = '') -> Iterator[T]:
-    """Iterate ``items`` with a progress bar (on rank 0 only).
+def track(items: Sequence[T], desc: str = '',
+          stream: Optional[TextIO] = None) -> Iterator[T]:
+    """Iterate ``items`` with a progress display (on rank 0 only).
 
-    The bar is mmengine's :class:`~mmengine.utils.ProgressBar`; other ranks
-    iterate silently.
+    On a terminal the display is mmengine's
+    :class:`~mmengine.utils.ProgressBar`. When the output is a pipe or a
+    file (a log, CI, a pipeline that captures its tools), a bar redrawn
+    with carriage returns would become one huge line, so a plain line is
+    printed at every tenth of the work instead, with the elapsed time and
+    an estimate of the time left. Other ranks iterate silently.
     """
     items = list(items)
     if not is_main_process() or not items:
         yield from items
         return
-    from mmengine.utils import ProgressBar
+    stream = stream or sys.stdout
     if desc:
-        print(f'{desc}: {len(items)} item(s)', flush=True)
-    bar = ProgressBar(len(items))
-    for item in items:
+        print(f'{desc}: {len(items)} item(s)', file=stream, flush=True)
+    if stream.isatty():
+        from mmengine.utils import ProgressBar
+        bar = ProgressBar(len(items), file=stream)
+        for item in items:
+            yield item
+            bar.update()
+        print(file=stream, flush=True)
+        return
+    total, start = len(items), time.time()
+    marks = {max(1, round(total * k / 10)) for k in range(1, 11)}
+    for done, item in enumerate(items, 1):
         yield item
-        bar.update()
-    print(flush=True)
+        if done in marks:
+            elapsed = time.time() - start
+            left = elapsed / done * (total - done)
+            print(f'  {done}/{total} ({100 * done // total}%), '
+                  f'{elapsed:.0f} s elapsed, about {left:.0f} s left',
+                  file=stream, flush=True)
 
 
 @contextlib.contextmanager

@@ -1,13 +1,13 @@
 # Copyright (c) mmweak contributors.
 """Offline WSSS maths shared by the tools: seeds, CRF, IRN random walk."""
 from .seeds import bg_boundaries, bg_plane, cams_to_label, power_background
-from .irn_inference import irn_pseudo_label
+from .irn_inference import irn_pseudo_label, irn_walk_maps
 from .random_walk import affinity_from_boundary, propagate
 from .crf import DenseCRF
 from .ir_labels import combine_confident, confident_seed, ir_label
 
 __all__ = [
     'bg_boundaries', 'bg_plane', 'cams_to_label', 'power_background',
-    'irn_pseudo_label', 'affinity_from_boundary', 'propagate',
+    'irn_pseudo_label', 'irn_walk_maps', 'affinity_from_boundary', 'propagate',
     'DenseCRF', 'ir_label', 'confident_seed', 'combine_confident'
 ]

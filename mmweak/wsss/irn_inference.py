@@ -35,21 +35,18 @@ def _as_tensor(x: Union[Tensor, np.ndarray], name: str) -> Tensor:
     return x
 
 
-def irn_pseudo_label(edge: Union[Tensor, np.ndarray],
-                     cam_pack: Dict[str, np.ndarray],
-                     img_size: Tuple[int, int],
-                     beta: float = 10.0,
-                     exp_times: int = 8,
-                     bg_threshold: float = 0.25,
-                     radius: int = 5) -> np.ndarray:
-    """One IRN semantic pseudo label from a boundary map and a CAM pack.
+def irn_walk_maps(edge: Union[Tensor, np.ndarray],
+                  cam_pack: Dict[str, np.ndarray],
+                  img_size: Tuple[int, int],
+                  beta: float = 10.0,
+                  exp_times: int = 8,
+                  radius: int = 5) -> Tensor:
+    """IRN's propagated class maps of one image, before the background plane.
 
-    Steps: the strided CAMs ``cam_pack['cam']`` are propagated by
+    The strided CAMs ``cam_pack['cam']`` are propagated by
     :func:`~mmweak.wsss.random_walk.propagate` (boundary pixels suppressed,
-    ``T^(2^exp_times)``), upsampled bilinearly by 4 and cropped to
-    ``img_size``, divided by their common maximum, and labelled by
-    :func:`~mmweak.wsss.seeds.cams_to_label` with a constant background
-    plane at ``bg_threshold`` (background wins ties).
+    ``T^(2^exp_times)``), upsampled bilinearly by 4, cropped to
+    ``img_size`` and divided by their common maximum.
 
     Args:
         edge (Tensor | np.ndarray): Boundary probabilities ``(h, w)`` in
@@ -60,12 +57,12 @@ def irn_pseudo_label(edge: Union[Tensor, np.ndarray],
         img_size (tuple[int, int]): Image size ``(H, W)``.
         beta (float): Affinity exponent. Defaults to 10.
         exp_times (int): The walk takes ``2^exp_times`` steps. Defaults to 8.
-        bg_threshold (float): Background score. Defaults to 0.25.
         radius (int): Pair radius of the walk (stride-4 cells).
             Defaults to 5.
 
     Returns:
-        np.ndarray: uint8 ``(H, W)`` label ids: 0 background, ``keys + 1``.
+        Tensor: float ``(K, H, W)`` maps in [0, 1], the classes of
+        ``cam_pack['keys']`` (on the device of ``cam_pack['cam']``).
     """
     if not isinstance(cam_pack, dict) or 'keys' not in cam_pack or \
             'cam' not in cam_pack:
@@ -92,7 +89,7 @@ def irn_pseudo_label(edge: Union[Tensor, np.ndarray],
         raise ValueError(f'edge has shape {tuple(edge.shape)}, expected the '
                          f"CAM grid {(h, w)} of cam_pack['cam']")
     if keys.numel() == 0:
-        return np.zeros((height, width), np.uint8)
+        return cams.new_zeros((0, height, width))
 
     walked = propagate(
         cams, edge, beta=beta, exp_times=exp_times, radius=radius)
@@ -102,8 +99,37 @@ def irn_pseudo_label(edge: Union[Tensor, np.ndarray],
     top = up.max()
     if top > 0:
         up = up / top
-    label = cams_to_label(up, keys, bg_threshold=bg_threshold)
+    return up
+
+
+def irn_pseudo_label(edge: Union[Tensor, np.ndarray],
+                     cam_pack: Dict[str, np.ndarray],
+                     img_size: Tuple[int, int],
+                     beta: float = 10.0,
+                     exp_times: int = 8,
+                     bg_threshold: float = 0.25,
+                     radius: int = 5) -> np.ndarray:
+    """One IRN semantic pseudo label from a boundary map and a CAM pack:
+    :func:`irn_walk_maps` labelled by :func:`~mmweak.wsss.seeds.cams_to_label`
+    with a constant background plane at ``bg_threshold`` (background wins
+    ties).
+
+    Args:
+        edge, cam_pack, img_size, beta, exp_times, radius: As for
+            :func:`irn_walk_maps`.
+        bg_threshold (float): Background score. Defaults to 0.25.
+
+    Returns:
+        np.ndarray: uint8 ``(H, W)`` label ids: 0 background, ``keys + 1``.
+    """
+    maps = irn_walk_maps(edge, cam_pack, img_size, beta=beta,
+                         exp_times=exp_times, radius=radius)
+    keys = _as_tensor(cam_pack['keys'], "cam_pack['keys']").long().reshape(-1)
+    if keys.numel() == 0:
+        return np.zeros(maps.shape[-2:], np.uint8)
+    label = cams_to_label(maps, keys.to(maps.device),
+                          bg_threshold=bg_threshold)
     return label.cpu().numpy().astype(np.uint8)
 
 
-__all__ = ['irn_pseudo_label']
+__all__ = ['irn_pseudo_label', 'irn_walk_maps']

@@ -32,6 +32,14 @@ EXPECTED = {
     'bas_mobilenetv1_ilsvrc_cvpr': (0.5, 1.5, 1, 0.50, 0),
 }
 
+# BAS for WSSS (spec section 7): configs -> (num_classes, alpha, beta)
+WSSS = {
+    'bas_resnet50_voc12aug': (20, 0.2, 1.2),
+    'bas_resnet50_voc12aug_parity': (20, 0.2, 1.2),
+    'bas_resnet50_coco2014': (80, 0.2, 1.2),
+    'bas_resnet50_synthetic-voc': (20, 0.2, 0.5),
+}
+
 
 def _load(name):
     return Config.fromfile(osp.join(CFG_DIR, name + '.py'))
@@ -42,7 +50,7 @@ def test_every_config_file_is_covered():
         osp.splitext(osp.basename(p))[0]
         for p in glob.glob(osp.join(CFG_DIR, 'bas_*.py'))
     }
-    assert names == set(EXPECTED) | {'bas_resnet50_synthetic'}
+    assert names == set(EXPECTED) | {'bas_resnet50_synthetic'} | set(WSSS)
 
 
 @pytest.mark.parametrize('name', sorted(EXPECTED))
@@ -113,3 +121,56 @@ def test_synthetic_config_matches_the_cam_baseline_budget():
     model = MODELS.build(bas.model)
     assert model.head.in_channels == model.backbone.out_channels == 512
     assert bas.val_dataloader.dataset.split == 'test'
+
+
+@pytest.mark.parametrize('name', sorted(WSSS))
+def test_wsss_configs_follow_section_7(name):
+    num_classes, alpha, beta = WSSS[name]
+    cfg = _load(name)
+    model = cfg.model
+    assert model.type == 'BASWSSSClassifier'
+    assert model.backbone.type == 'BASResNet'
+    assert model.backbone.strides == (1, 2, 2, 1)
+    assert model.backbone.tail_pool is False
+    head = model.head
+    assert head.type == 'BASWSSSHead' and head.num_classes == num_classes
+    assert head.detach_frg_feats is True
+    assert head.loss == dict(type='PosNegCrossEntropyLoss', loss_weight=1.0)
+    assert (head.bas_loss.alpha, head.bas_loss.beta) == (alpha, beta)
+    assert head.bas_loss.guard_value == 1 and head.bas_loss.rectify
+    if name == 'bas_resnet50_synthetic-voc':
+        return
+    assert cfg.train_cfg.max_epochs == 10
+    assert cfg.train_dataloader.batch_size == 16
+    assert cfg.sync_bn == 'torch'
+    steps = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+    assert steps == ['LoadImageFromFile', 'Resize', 'RandomFlip',
+                     'mmpretrain.RandomCrop', 'mmpretrain.PackInputs']
+    resize, crop = (cfg.train_dataloader.dataset.pipeline[i] for i in (1, 3))
+    assert resize.scale == (512, 512) and not resize.keep_ratio
+    assert resize.interpolation == 'bicubic' and crop.crop_size == 448
+    optim = cfg.optim_wrapper
+    assert optim.constructor == 'BASOptimWrapperConstructor'
+    assert optim.optimizer.lr == 0.005
+    assert optim.optimizer.weight_decay == 1e-4
+    assert optim.paramwise_cfg.head_lr_mult == 10.0
+    parity = name.endswith('_parity')
+    assert optim.optimizer.momentum == (1e-4 if parity else 0.0)
+    assert optim.paramwise_cfg.bias_lr_mult == (0.0 if parity else 1.0)
+    sched = cfg.param_scheduler[0]
+    assert sched.type == 'PolyLR' and sched.power == 0.9
+    assert sched.end == 10 and sched.convert_to_iter_based
+
+
+def test_wsss_synthetic_config_shares_the_cam_baseline_data():
+    bas = _load('bas_resnet50_synthetic-voc')
+    cam = Config.fromfile(
+        osp.join(ROOT, 'configs', 'wsss', 'cam_resnet50_synthetic-voc.py'))
+    assert bas.train_dataloader == cam.train_dataloader
+    assert bas.cam_dataloader == cam.cam_dataloader
+    assert bas.optim_wrapper == cam.optim_wrapper
+    for key in ('depth', 'stem_channels', 'base_channels'):
+        assert bas.model.backbone[key] == cam.model.backbone[key]
+    model = MODELS.build(bas.model)
+    assert model.head.in_channels == model.backbone.out_channels == 512
+    assert model.head.mid_channels == model.backbone.mid_channels == 256

@@ -253,22 +253,26 @@ model = dict(
 """
 
 
-def test_irn_masks(tool, voc, tmp_path):
+def _irn_model(tmp_path):
     from mmengine.config import Config
 
     from mmweak.registry import MODELS
-    from mmweak.wsss import irn_pseudo_label
-    data_root, cam_dir, ids = voc
     config = tmp_path / 'irn.py'
     config.write_text(IRN_CONFIG)
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(str(config)).model).eval()
     ckpt = str(tmp_path / 'irn.pth')
     torch.save(dict(state_dict=model.state_dict()), ckpt)
+    return model, str(config), ckpt
+
+
+def test_irn_masks(tool, voc, tmp_path):
+    from mmweak.wsss import irn_pseudo_label
+    data_root, cam_dir, ids = voc
+    model, config, ckpt = _irn_model(tmp_path)
     out = str(tmp_path / 'masks')
     counts = tool.main([
-        '--method', 'irn', '--irn-config',
-        str(config), '--irn-checkpoint', ckpt, '--cam-dir', cam_dir,
+        '--method', 'irn', '--irn-config', config, '--irn-checkpoint', ckpt, '--cam-dir', cam_dir,
         '--data-root', data_root, '--out-dir', out, '--beta', '10',
         '--exp-times', '4', '--sem-bg-thr', '0.25'
     ])
@@ -290,3 +294,77 @@ def test_irn_masks(tool, voc, tmp_path):
                                 exp_times=4,
                                 bg_threshold=0.25)
     np.testing.assert_array_equal(mask, expected)
+
+
+def test_irn_saved_maps_relabel_to_the_same_masks(tool, voc, tmp_path):
+    """--save-maps writes the walked maps as IRN packs; thresholding them
+    (--method threshold) at --sem-bg-thr gives the walk's own masks, and a
+    rerun skips images whose PNG and map both exist."""
+    data_root, cam_dir, ids = voc
+    _, config, ckpt = _irn_model(tmp_path)
+    out, maps = str(tmp_path / 'masks'), str(tmp_path / 'maps')
+    args = ['--method', 'irn', '--irn-config', config, '--irn-checkpoint',
+            ckpt, '--cam-dir', cam_dir, '--data-root', data_root,
+            '--exp-times', '3', '--sem-bg-thr', '0.3']
+    assert tool.main(args + ['--out-dir', out, '--save-maps',
+                             maps])['written'] == len(ids)
+    for img_id in ids:
+        pack = np.load(osp.join(maps, img_id + '.npy'),
+                       allow_pickle=True).item()
+        assert set(pack) == {'keys', 'high_res'}
+        gt = np.array(Image.open(osp.join(out, img_id + '.png')))
+        assert pack['high_res'].shape[1:] == gt.shape
+        assert pack['high_res'].size == 0 or pack['high_res'].max() <= 1
+    relabelled = str(tmp_path / 'relabelled')
+    tool.main(['--method', 'threshold', '--cam-dir', maps, '--data-root',
+               data_root, '--out-dir', relabelled, '--bg-thr', '0.3'])
+    assert read_bytes(relabelled) == read_bytes(out)
+    # a missing map alone makes its image pending again
+    os.remove(osp.join(maps, ids[0] + '.npy'))
+    assert tool.main(args + ['--out-dir', out, '--save-maps',
+                             maps])['written'] == 1
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--method', 'threshold', '--cam-dir', maps,
+                         '--out-dir', out, '--bg-thr', '0.3',
+                         '--save-maps', maps])
+
+
+def test_irn_scale_walks_the_resized_image(tool, voc, tmp_path):
+    """--irn-scale 2: the boundary map of the 2x image, the walk on its
+    stride-4 grid from the resized high_res maps, then back to the image."""
+    import mmcv
+    import torch.nn.functional as F
+
+    from mmweak.wsss import irn_walk_maps
+    data_root, cam_dir, ids = voc
+    model, config, ckpt = _irn_model(tmp_path)
+    maps = str(tmp_path / 'maps')
+    tool.main(['--method', 'irn', '--irn-config', config,
+               '--irn-checkpoint', ckpt, '--cam-dir', cam_dir,
+               '--data-root', data_root, '--out-dir',
+               str(tmp_path / 'masks'), '--save-maps', maps,
+               '--exp-times', '3', '--irn-scale', '2'])
+    img_id = next(i for i in ids if np.load(
+        osp.join(cam_dir, i + '.npy'), allow_pickle=True).item()['keys'].size)
+    pack = np.load(osp.join(cam_dir, img_id + '.npy'),
+                   allow_pickle=True).item()
+    img = cv2.cvtColor(
+        cv2.imread(osp.join(data_root, 'JPEGImages', img_id + '.jpg')),
+        cv2.COLOR_BGR2RGB)
+    big = mmcv.imresize(img, (64, 48), interpolation='bicubic')
+    edge = tool.predict_edge(model, big, torch.device('cpu'))
+    assert edge.shape == (12, 16)
+    cams = F.interpolate(torch.from_numpy(pack['high_res'])[None],
+                         size=(12, 16), mode='bilinear',
+                         align_corners=False)[0]
+    walked = irn_walk_maps(edge, dict(keys=pack['keys'], cam=cams), (48, 64),
+                           exp_times=3)
+    expected = F.interpolate(walked[None], size=(24, 32), mode='bilinear',
+                             align_corners=False)[0]
+    saved = np.load(osp.join(maps, img_id + '.npy'), allow_pickle=True).item()
+    np.testing.assert_allclose(saved['high_res'], expected.numpy(),
+                               atol=1e-6)
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--method', 'irn', '--irn-config', config,
+                         '--irn-checkpoint', ckpt, '--cam-dir', cam_dir,
+                         '--out-dir', maps, '--irn-scale', '0'])

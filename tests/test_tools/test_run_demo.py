@@ -9,7 +9,8 @@ from test_train_test_tools import TINY  # same folder (rootdir import)
 
 def test_demo_trains_tests_and_prints_table(tmp_path, repo_root, tool_env):
     wd = str(tmp_path / 'demo')
-    cmd = [sys.executable, 'tools/run_demo.py', '--work-dir', wd, '--only',
+    cmd = [sys.executable, 'tools/run_demo.py', '--tasks', 'wsol',
+           '--work-dir', wd, '--only',
            'CAM', 'Eigen-CAM', '--train-options'] + [
                o for o in TINY if not o.startswith('model.')
            ] + ['--test-options', 'test_dataloader.dataset.num_samples=4']

@@ -19,6 +19,7 @@ synthetic = dict(out_dir={str(out)!r}, seed=0, args=[
     '--num-train', '4', '--num-aug', '2', '--num-val', '2',
     '--width-range', '48', '56', '--height-range', '40', '48'])
 data_root = {str(out / 'VOCdevkit' / 'VOC2012')!r}
+workers = 1
 stage_a = dict(options={{'train_cfg.max_epochs': 1,
                          'train_dataloader.batch_size': 2,
                          'train_dataloader.num_workers': 0}})
@@ -46,13 +47,17 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, repo_root,
     assert len(res['rows']) == 5
     for row in res['rows']:
         assert row['miou'] is None or 0.0 <= row['miou'] <= 100.0
-    # the background threshold comes from the train-split sweep
+    # the background thresholds come from the train-split sweeps
     assert res['bg_thr'] in (0.1, 0.2, 0.3, 0.4, 0.5)
+    walk_thr = res['rows'][2]['bg_thr']
+    assert 0.05 <= walk_thr <= 0.95 and walk_thr == json.load(open(osp.join(
+        wd, 'irn_walk_eval', 'seed_eval.json')))['best_thr']
     ids = open(osp.join(tmp_path, 'svoc', 'VOCdevkit', 'VOC2012',
                         'ImageSets', 'Segmentation', 'trainaug.txt')).read()
     for img_id in ids.split():
-        for stage in ('cams/cams', 'masks_crf/masks', 'masks_irn/masks'):
-            ext = '.npy' if stage.startswith('cams') else '.png'
+        for stage in ('cams/cams', 'masks_crf/masks', 'irn_walk/maps',
+                      'masks_irn/masks'):
+            ext = '.png' if stage.endswith('masks') else '.npy'
             assert osp.isfile(osp.join(wd, stage, img_id + ext))
     with open(osp.join(wd, 'results.json')) as f:
         assert json.load(f)['rows'] == json.loads(json.dumps(res['rows']))
@@ -62,6 +67,6 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, repo_root,
     # nothing changed: every stage is reused, the figures are the same
     again = tool.main([cfg, '--work-dir', wd])
     out = capsys.readouterr().out
-    assert out.count('reused (nothing changed)') == 12
+    assert out.count('reused (nothing changed)') == 13
     assert [r.get('miou') for r in again['rows']] == [
         r.get('miou') for r in res['rows']]

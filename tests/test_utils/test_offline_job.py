@@ -63,6 +63,28 @@ def test_single_process_job_and_progress(capsys):
         init_offline_dist('slurm')
 
 
+def test_progress_in_a_log_is_one_line_per_tenth():
+    """Piped output (logs, CI) gets plain lines, not a carriage-return bar;
+    a terminal gets mmengine's bar."""
+    import io
+
+    class Tty(io.StringIO):
+
+        def isatty(self):
+            return True
+
+    log = io.StringIO()
+    assert list(track(range(20), 'job', stream=log)) == list(range(20))
+    lines = log.getvalue().splitlines()
+    assert lines[0] == 'job: 20 item(s)' and '\r' not in log.getvalue()
+    assert [ln.split()[0] for ln in lines[1:]] == [
+        f'{k}/20' for k in range(2, 21, 2)]
+    assert 'left' in lines[-1]
+    term = Tty()
+    assert list(track(range(3), 'job', stream=term)) == [0, 1, 2]
+    assert '3/3' in term.getvalue()
+
+
 def test_remove_stale_tmp_deletes_only_leftover_temporaries(tmp_path):
     from mmweak.utils.offline_job import remove_stale_tmp
     (tmp_path / 'done.png').write_bytes(b'x')

@@ -50,6 +50,11 @@ Methods:
   CAMs (``cam``) by the random walk (``--beta``, ``--exp-times``,
   ``--radius``) and puts the background plane ``--sem-bg-thr`` in front
   (IRN, Ahn et al., CVPR 2019, Sec. 4). Runs on :func:`offline_device`.
+  With ``--save-maps DIR`` the propagated maps are also written as IRN
+  packs (``keys``, ``high_res``), so that ``tools/wsss/eval_seeds.py
+  --cam-dir DIR`` sweeps ``--sem-bg-thr`` on the train split in one pass
+  and ``--method threshold --cam-dir DIR`` relabels them without a new
+  walk.
 
 Every listed image must have its CAM pack (checked before any work; the
 error names the missing file). Finished PNGs are skipped on a rerun
@@ -64,14 +69,15 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from mmweak.cam import load_cam_pack
 from mmweak.datasets.cls_labels import load_id_list
 from mmweak.structures import check_label_values
 from mmweak.utils.offline_job import (barrier, init_offline_dist,
                                       is_main_process, offline_device, pending,
-                                      remove_stale_tmp, save_png_atomic, shard,
-                                      track)
+                                      remove_stale_tmp, save_npy_atomic,
+                                      save_png_atomic, shard, track)
 from mmweak.wsss import DenseCRF, bg_plane, cams_to_label
 from mmweak.wsss.data_io import (check_cams_exist, load_rgb,
                                  resolve_data_root, split_list_path)
@@ -145,6 +151,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='pair radius of the walk at stride 4 '
                         '(default: 5)')
     parser.add_argument(
+        '--irn-scale',
+        type=float,
+        default=1.0,
+        help='--method irn: resize the image by this factor for the '
+        'boundary map and the walk (default: 1, IRN on VOC). IRN walks on '
+        'a stride-4 grid; images far smaller than VOC\'s (~500 px) need a '
+        'factor > 1 to keep objects several cells wide')
+    parser.add_argument(
+        '--save-maps',
+        metavar='DIR',
+        help='--method irn: also write the propagated maps as IRN packs '
+        '(keys, high_res) to DIR, so that eval_seeds.py can sweep the '
+        'background threshold over them')
+    parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch'],
         default='none',
@@ -156,6 +176,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         parser.error(f'--method {args.method} needs --bg-thr (the threshold '
                      'chosen on the train split by the seed evaluation) or '
                      '--bg-power')
+    if args.irn_scale <= 0:
+        parser.error(f'--irn-scale must be > 0, got {args.irn_scale}')
+    if args.save_maps and args.method != 'irn':
+        parser.error('--save-maps is only for --method irn')
     if args.method == 'irn' and not (args.irn_config and args.irn_checkpoint):
         parser.error('--method irn needs --irn-config and --irn-checkpoint')
     if args.num_classes < 2 or args.num_classes > 254:
@@ -255,25 +279,51 @@ def predict_edge(model: torch.nn.Module, img: np.ndarray,
     return edge[:h, :w]
 
 
-def irn_mask(model: torch.nn.Module, img: np.ndarray, pack: Dict,
-             device: torch.device, args: argparse.Namespace) -> np.ndarray:
-    """IRN random-walk label ids of one image."""
-    from mmweak.wsss import irn_pseudo_label
+def irn_maps(model: torch.nn.Module, img: np.ndarray, pack: Dict,
+             device: torch.device, args: argparse.Namespace) -> torch.Tensor:
+    """IRN's propagated class maps ``(K, H, W)`` of one image (before the
+    background plane), on ``device``.
+
+    With ``--irn-scale s`` (not 1) the image is resized by ``s`` before the
+    boundary prediction, the walk starts from the pack's ``high_res`` maps
+    resized to the walk's stride-4 grid, and the propagated maps are
+    resized back to the image.
+    """
+    from mmweak.wsss import irn_walk_maps
+    height, width = img.shape[:2]
+    keys = torch.from_numpy(np.asarray(pack['keys'], np.int64)).reshape(-1)
+    scale = args.irn_scale
     with torch.no_grad():
-        edge = predict_edge(model, img, device)
-        # the walk runs where the boundary map is (the GPU if any)
-        on_device = dict(keys=torch.from_numpy(
-            np.asarray(pack['keys'], np.int64)),
-                         cam=torch.from_numpy(
-                             np.ascontiguousarray(pack['cam'],
-                                                  np.float32)).to(edge.device))
-        return irn_pseudo_label(edge,
-                                on_device,
-                                img.shape[:2],
-                                beta=args.beta,
-                                exp_times=args.exp_times,
-                                bg_threshold=args.sem_bg_thr,
-                                radius=args.radius)
+        if scale == 1:
+            size = (height, width)
+            edge = predict_edge(model, img, device)
+            # the walk runs where the boundary map is (the GPU if any)
+            cams = torch.from_numpy(np.ascontiguousarray(
+                pack['cam'], np.float32)).to(edge.device)
+        else:
+            import mmcv
+            size = (max(1, round(height * scale)), max(1,
+                                                       round(width * scale)))
+            edge = predict_edge(
+                model,
+                mmcv.imresize(img, size[::-1], interpolation='bicubic'),
+                device)
+            high_res = torch.from_numpy(np.ascontiguousarray(
+                pack['high_res'], np.float32)).to(edge.device)
+            cams = F.interpolate(high_res[None], size=tuple(edge.shape),
+                                 mode='bilinear', align_corners=False)[0] \
+                if keys.numel() else high_res.new_zeros((0, ) + edge.shape)
+        maps = irn_walk_maps(edge,
+                             dict(keys=keys, cam=cams),
+                             size,
+                             beta=args.beta,
+                             exp_times=args.exp_times,
+                             radius=args.radius)
+        if size != (height, width):
+            maps = F.interpolate(maps[None], size=(height, width),
+                                 mode='bilinear', align_corners=False)[0] \
+                if keys.numel() else maps.new_zeros((0, height, width))
+    return maps
 
 
 def make_worker(
@@ -295,10 +345,18 @@ def make_worker(
         model = build_irn(args.irn_config, args.irn_checkpoint, device)
 
         def worker(img, pack, path):
-            if 'cam' not in pack:
+            if args.irn_scale == 1 and 'cam' not in pack:
                 raise ValueError(f'{path}: the CAM pack has no strided '
                                  "'cam' maps (needed by --method irn)")
-            return irn_mask(model, img, pack, device, args)
+            maps = irn_maps(model, img, pack, device, args).cpu()
+            keys = torch.from_numpy(np.asarray(pack['keys'], np.int64))
+            if args.save_maps:
+                img_id = osp.splitext(osp.basename(path))[0]
+                save_npy_atomic(
+                    osp.join(args.save_maps, img_id + '.npy'),
+                    dict(keys=keys.numpy(), high_res=maps.numpy()))
+            return threshold_mask(maps, keys.reshape(-1), args.sem_bg_thr,
+                                  None)
 
     return worker
 
@@ -316,10 +374,17 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, int]:
     rank, world_size = init_offline_dist(args.launcher)
     device = offline_device()
     todo = pending(ids, lambda i: osp.join(args.out_dir, i + '.png'))
+    if args.save_maps:  # an image is finished when both files exist
+        undone = set(todo) | set(
+            pending(ids, lambda i: osp.join(args.save_maps, i + '.npy')))
+        todo = [i for i in ids if i in undone]
     check_cams_exist(todo, args.cam_dir, list_path)
     if is_main_process():
         os.makedirs(args.out_dir, exist_ok=True)
         stale = remove_stale_tmp(args.out_dir, '.png')
+        if args.save_maps:
+            os.makedirs(args.save_maps, exist_ok=True)
+            stale += remove_stale_tmp(args.save_maps, '.npy')
         print(f'make_pseudo_masks ({args.method}): {len(ids)} images, '
               f'{len(ids) - len(todo)} already done, {len(todo)} to do -> '
               f'{args.out_dir}' + (f' ({stale} stale temporary file(s) '

@@ -16,7 +16,11 @@ them by hand (each command is printed and logged):
    train split with its pixel labels, as the WSSS protocol does;
 5. ``tools/wsss/make_pseudo_masks.py --method crf`` with that threshold;
 6. ``tools/wsss/make_ir_labels.py`` then ``tools/train.py`` on the IRN
-   config, then ``make_pseudo_masks.py --method irn`` (random walk);
+   config, then ``make_pseudo_masks.py --method irn --save-maps`` (random
+   walk); the walk's background threshold is swept on ``eval_split`` like
+   the seeds' (``eval_seeds.py`` on the saved maps) and
+   ``make_pseudo_masks.py --method threshold`` writes the IRN masks with
+   the best one;
 7. Stage C: ``tools/train.py`` + ``tools/test.py`` of the mmseg segmenter on
    the IRN pseudo masks, and of the fully supervised upper bound.
 
@@ -125,10 +129,12 @@ class Pipeline:
         return stage_dir
 
 
-def run(cmd: List[str], log_file: str) -> None:
+def run(cmd: List[str], log_file: str,
+        env_extra: Optional[Dict[str, str]] = None) -> None:
     """Run a tool, streaming its output to the terminal and ``log_file``."""
     env = dict(os.environ)
     env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    env.update(env_extra or {})
     shown = [osp.relpath(c, ROOT) if osp.isabs(c) and c.startswith(ROOT)
              else c for c in cmd]
     print('  $ ' + ' '.join(shown), flush=True)
@@ -144,6 +150,28 @@ def run(cmd: List[str], log_file: str) -> None:
     if rc != 0:
         raise RuntimeError(f'command failed ({rc}); log: {log_file}\n  ' +
                            ' '.join(cmd))
+
+
+def offline_cmd(py: str, tool: str, workers: int) -> List[str]:
+    """Command prefix of an offline tool: one process, or ``workers``
+    processes under torchrun (``--launcher pytorch`` is appended by
+    :func:`run_offline`)."""
+    if workers <= 1:
+        return [py, tool]
+    return [py, '-m', 'torch.distributed.run', '--standalone',
+            f'--nproc_per_node={workers}', tool]
+
+
+def run_offline(py: str, tool: str, args: List[str], workers: int,
+                log_file: str) -> None:
+    """Run an offline tool (CAM export, pseudo masks, IR labels) sharded over
+    ``workers`` CPU processes or GPUs, one thread each on the CPU."""
+    cmd = offline_cmd(py, tool, workers) + args
+    env = None
+    if workers > 1:
+        cmd += ['--launcher', 'pytorch']
+        env = {'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1')}
+    run(cmd, log_file, env)
 
 
 def final_checkpoint(work_dir: str) -> str:
@@ -230,9 +258,12 @@ def main(argv=None) -> dict:
     os.makedirs(work_dir, exist_ok=True)
     py = sys.executable
     data_root = osp.abspath(osp.join(ROOT, cfg.data_root))
-    pipe = Pipeline(work_dir, args.retrain, num_stages=12,
+    pipe = Pipeline(work_dir, args.retrain, num_stages=13,
                     code_key=source_hash())
     thr = cfg.seed_eval.thresholds
+    # processes of the offline tools (not part of any stage key: the files
+    # do not depend on it)
+    workers = int(cfg.get('workers', 1))
     rows = []
 
     # 1. data ---------------------------------------------------------------
@@ -264,10 +295,10 @@ def main(argv=None) -> dict:
 
     # 3. CAMs -----------------------------------------------------------------
     def make_cams(d, log):
-        run([py, 'tools/wsss/make_cams.py', stage_a_cfg, stage_a_ckpt,
-             '--out-dir', osp.join(d, 'cams'), '--split',
-             cfg.train_split, '--data-root', data_root] +
-            list(cfg.cams.get('args', [])), log)
+        run_offline(py, 'tools/wsss/make_cams.py', [
+            stage_a_cfg, stage_a_ckpt, '--out-dir', osp.join(d, 'cams'),
+            '--split', cfg.train_split, '--data-root', data_root] +
+            list(cfg.cams.get('args', [])), workers, log)
     cams = pipe.stage('cams', dict(cams=cfg.cams, split=cfg.train_split),
                       ['stage_a'], make_cams)
     cam_dir = osp.join(cams, 'cams')
@@ -297,10 +328,11 @@ def main(argv=None) -> dict:
 
     # 5. CRF pseudo masks ---------------------------------------------------
     def crf_masks(d, log):
-        run([py, 'tools/wsss/make_pseudo_masks.py', '--method', 'crf',
-             '--cam-dir', cam_dir] + split_opt +
+        run_offline(py, 'tools/wsss/make_pseudo_masks.py', [
+            '--method', 'crf', '--cam-dir', cam_dir] + split_opt +
             ['--split', cfg.train_split, '--out-dir', osp.join(d, 'masks'),
-             '--bg-thr', str(bg_thr), '--crf-preset', cfg.crf.preset], log)
+             '--bg-thr', str(bg_thr), '--crf-preset', cfg.crf.preset],
+            workers, log)
     crf = pipe.stage('masks_crf', dict(crf=cfg.crf, bg_thr=bg_thr),
                      ['seed_eval'], crf_masks)
     t0 = pipe.seconds['masks_crf']
@@ -314,10 +346,11 @@ def main(argv=None) -> dict:
     irn = cfg.irn
 
     def ir_labels(d, log):
-        run([py, 'tools/wsss/make_ir_labels.py', '--cam-dir', cam_dir] +
-            split_opt + ['--split', cfg.train_split, '--out-dir',
-                         osp.join(d, 'ir_labels'), '--fg-thr',
-                         str(irn.fg_thr), '--bg-thr', str(irn.bg_thr)], log)
+        run_offline(py, 'tools/wsss/make_ir_labels.py', [
+            '--cam-dir', cam_dir] + split_opt + [
+                '--split', cfg.train_split, '--out-dir',
+                osp.join(d, 'ir_labels'), '--fg-thr', str(irn.fg_thr),
+                '--bg-thr', str(irn.bg_thr)], workers, log)
     irl = pipe.stage('ir_labels', dict(fg=irn.fg_thr, bg=irn.bg_thr),
                      ['cams'], ir_labels)
 
@@ -333,23 +366,48 @@ def main(argv=None) -> dict:
                                      opt=irn.get('options')),
                          ['ir_labels', 'stage_a'], train_irn)
 
+    def irn_walk(d, log):
+        run_offline(py, 'tools/wsss/make_pseudo_masks.py', [
+            '--method', 'irn', '--cam-dir', cam_dir] + split_opt + [
+                '--split', cfg.train_split, '--out-dir',
+                osp.join(d, 'masks_default_thr'), '--save-maps',
+                osp.join(d, 'maps'), '--irn-config', irn.config,
+                '--irn-checkpoint', final_checkpoint(irn_dir), '--beta',
+                str(irn.beta), '--exp-times', str(irn.exp_times),
+                '--irn-scale', str(irn.get('scale', 1.0))], workers, log)
+    walk = pipe.stage('irn_walk', dict(b=irn.beta, e=irn.exp_times,
+                                       s=irn.get('scale', 1.0)), ['irn'],
+                      irn_walk)
+    walk_maps = osp.join(walk, 'maps')
+
+    # the walk's background threshold, swept on the eval split like the
+    # seeds' (IRN's 0.25 was chosen on VOC train in the same way)
+    irn_thr = irn.sem_bg_thresholds
+
+    def eval_walk(d, log):
+        run([py, 'tools/wsss/eval_seeds.py'] + split_opt +
+            ['--split', cfg.eval_split, '--cam-dir', walk_maps,
+             '--num-classes', str(cfg.num_classes), '--thresholds'] +
+            [str(t) for t in irn_thr] + ['--out-dir', d], log)
+    walk_eval = pipe.stage('irn_walk_eval',
+                           dict(thr=irn_thr, split=cfg.eval_split),
+                           ['irn_walk'], eval_walk)
+    walk_res = read_json(osp.join(walk_eval, 'seed_eval.json'))
+    sem_bg_thr = walk_res['best_thr']
+
     def irn_masks(d, log):
-        run([py, 'tools/wsss/make_pseudo_masks.py', '--method', 'irn',
-             '--cam-dir', cam_dir] + split_opt +
-            ['--split', cfg.train_split, '--out-dir', osp.join(d, 'masks'),
-             '--irn-config', irn.config, '--irn-checkpoint',
-             final_checkpoint(irn_dir), '--beta', str(irn.beta),
-             '--exp-times', str(irn.exp_times), '--sem-bg-thr',
-             str(irn.sem_bg_thr)], log)
-    irn_m = pipe.stage('masks_irn', dict(b=irn.beta, e=irn.exp_times,
-                                         t=irn.sem_bg_thr), ['irn'],
+        run_offline(py, 'tools/wsss/make_pseudo_masks.py', [
+            '--method', 'threshold', '--cam-dir', walk_maps] + split_opt + [
+                '--split', cfg.train_split, '--out-dir',
+                osp.join(d, 'masks'), '--bg-thr', str(sem_bg_thr)],
+            workers, log)
+    irn_m = pipe.stage('masks_irn', dict(t=sem_bg_thr), ['irn_walk_eval'],
                        irn_masks)
-    summary = eval_masks('masks_irn_eval', osp.join(irn_m, 'masks'),
-                         ['masks_irn'])
     rows.append(dict(stage='B', artefact='IRN masks', split=cfg.eval_split,
-                     bg_thr=irn.sem_bg_thr,
+                     bg_thr=sem_bg_thr,
                      seconds=sum(pipe.seconds[k] for k in (
-                         'ir_labels', 'irn', 'masks_irn')), **summary))
+                         'ir_labels', 'irn', 'irn_walk', 'masks_irn')),
+                     **walk_res['summary']))
 
     # 7. Stage C -----------------------------------------------------------------
     def segmenter(name, config, inputs, options):

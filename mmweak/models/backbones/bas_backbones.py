@@ -104,10 +104,17 @@ class BASResNet(BASBackboneMixin, ResNet):
     1024 channels for ResNet-50); the tail is a 2x2 max-pool followed by
     ``layer4`` at stride 1 (output stride 16; 2048 channels).
 
+    The WSSS variant (IJCV 2023 extension, Sec. 5) uses
+    ``strides=(1, 2, 2, 1), tail_pool=False``: ``layer3`` at output stride 16
+    and a tail of ``layer4`` alone at stride 1, so ``X_mid`` and ``X_last``
+    share one 16x resolution (28x28 for a 448 crop).
+
     Args:
         depth (int): ResNet depth. Defaults to 50.
         strides (Sequence[int]): Strides of the four stages. Defaults to
             ``(1, 2, 1, 1)``, the BAS layout.
+        tail_pool (bool): Start the tail with the 2x2 max-pool (WSOL BAS).
+            Defaults to True.
         **kwargs: Other arguments of mmpretrain's :class:`ResNet`
             (``stem_channels``, ``base_channels``, ``norm_cfg``,
             ``init_cfg``, ...). ``num_stages`` must be 4.
@@ -116,13 +123,16 @@ class BASResNet(BASBackboneMixin, ResNet):
     def __init__(self,
                  depth: int = 50,
                  strides: Sequence[int] = (1, 2, 1, 1),
+                 tail_pool: bool = True,
                  **kwargs) -> None:
         if kwargs.get('num_stages', 4) != 4:
             raise ValueError('BASResNet needs num_stages=4, got '
                              f'{kwargs["num_stages"]}')
         kwargs.setdefault('out_indices', (3, ))
         super().__init__(depth=depth, strides=tuple(strides), **kwargs)
-        self.tail_pool = nn.MaxPool2d(kernel_size=2, stride=2)
+        # parameter-free either way: state dicts do not depend on it
+        self.tail_pool = nn.MaxPool2d(kernel_size=2, stride=2) \
+            if tail_pool else nn.Identity()
         self.mid_channels = self.layer3[-1].out_channels
         self.out_channels = self.layer4[-1].out_channels
 

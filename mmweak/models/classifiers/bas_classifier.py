@@ -2,10 +2,32 @@
 from typing import Dict, List, Optional
 
 import torch
+import torch.nn as nn
 from mmpretrain.structures import DataSample
 
 from mmweak.registry import MODELS
 from .wsol_classifier import WSOLClassifier
+
+
+def check_bas_parts(backbone: nn.Module, head: nn.Module,
+                    owner: str) -> None:
+    """Check that ``backbone`` is a BAS backbone (``forward_mid`` and
+    ``tail``) whose channels match the head's ``mid_channels`` and
+    ``in_channels``; ``owner`` names the model in the errors."""
+    if not (hasattr(type(backbone), 'tail')
+            and hasattr(backbone, 'forward_mid')):
+        raise TypeError(
+            f'{owner} needs a BAS backbone exposing `forward_mid` and `tail` '
+            '(BASVGG, BASResNet, BASInceptionV3, BASMobileNetV1), got '
+            f'{type(backbone).__name__}')
+    for head_attr, backbone_attr in (('mid_channels', 'mid_channels'),
+                                     ('in_channels', 'out_channels')):
+        want = getattr(head, head_attr, None)
+        have = getattr(backbone, backbone_attr, None)
+        if want is not None and have is not None and want != have:
+            raise ValueError(
+                f'{owner}: head.{head_attr}={want} does not match the '
+                f'backbone: {type(backbone).__name__}.{backbone_attr}={have}')
 
 
 @MODELS.register_module()
@@ -54,21 +76,7 @@ class BASClassifier(WSOLClassifier):
             train_cfg=train_cfg,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
-        if not (hasattr(type(self.backbone), 'tail')
-                and hasattr(self.backbone, 'forward_mid')):
-            raise TypeError(
-                'BASClassifier needs a BAS backbone exposing `forward_mid` '
-                'and `tail` (BASVGG, BASResNet, BASInceptionV3, '
-                f'BASMobileNetV1), got {type(self.backbone).__name__}')
-        for head_attr, backbone_attr in (('mid_channels', 'mid_channels'),
-                                         ('in_channels', 'out_channels')):
-            want = getattr(self.head, head_attr, None)
-            have = getattr(self.backbone, backbone_attr, None)
-            if want is not None and have is not None and want != have:
-                raise ValueError(
-                    f'BASClassifier: head.{head_attr}={want} does not match '
-                    f'the backbone: {type(self.backbone).__name__}.'
-                    f'{backbone_attr}={have}')
+        check_bas_parts(self.backbone, self.head, type(self).__name__)
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:

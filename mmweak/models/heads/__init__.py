@@ -6,8 +6,9 @@ from .sat_head import SATHead
 from .bas_head import BASGenerator, BASHead
 from .multilabel_cam_head import MultiLabelCAMHead
 from .deeplabv2_head import DeepLabV2Head
+from .bas_wsss_head import BASWSSSHead
 
 __all__ = [
     'BASGenerator', 'BASHead', 'SATHead', 'ConvCAMHead', 'BaseWSOLHead',
-    'CAMHead', 'MultiLabelCAMHead', 'DeepLabV2Head'
+    'CAMHead', 'MultiLabelCAMHead', 'DeepLabV2Head', 'BASWSSSHead'
 ]

@@ -26,12 +26,18 @@ class BASGenerator(nn.Sequential):
     Args:
         in_channels (int): Channels of ``X_mid``.
         num_classes (int): Number of classes ``K``.
+        bias (bool): Give the convolution a bias (WSOL BAS); the WSSS
+            variant's generator has none. Defaults to True.
     """
 
-    def __init__(self, in_channels: int, num_classes: int) -> None:
+    def __init__(self,
+                 in_channels: int,
+                 num_classes: int,
+                 bias: bool = True) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, num_classes, kernel_size=3, padding=1),
-            nn.Sigmoid())
+            nn.Conv2d(
+                in_channels, num_classes, kernel_size=3, padding=1,
+                bias=bias), nn.Sigmoid())
 
     def class_maps(self, x: torch.Tensor,
                    labels: torch.Tensor) -> torch.Tensor:
@@ -54,7 +60,11 @@ class BASGenerator(nn.Sequential):
         taps = torch.bmm(weight, x.flatten(2)).view(batch, k * k, height,
                                                     width)
         taps = F.pad(taps, (pad, pad, pad, pad))
-        out = conv.bias[labels][:, None, None].expand(batch, height, width)
+        if conv.bias is not None:
+            out = conv.bias[labels][:, None, None].expand(
+                batch, height, width)
+        else:
+            out = taps.new_zeros(batch, height, width)
         for i in range(k):
             for j in range(k):
                 out = out + taps[:, i * k + j, i:i + height, j:j + width]
@@ -120,6 +130,10 @@ class BASHead(BaseWSOLHead):
             erased features are judged by the network as it is, and erasing
             everything does not renormalise the remainder. Neither touches
             the real running statistics. Defaults to ``'train'``.
+        detach_frg_feats (bool): Detach the class maps ``F`` in the
+            foreground guidance ``GAP(F * pool(M_f))``, so ``loss_frg``
+            trains the generator only (the WSSS variant, IJCV 2023 Sec. 5);
+            WSOL BAS lets it reach ``F`` too. Defaults to False.
         topk (tuple[int]): Training accuracy top-k. Defaults to ``(1, )``.
         cal_acc (bool): Log training accuracy. Defaults to False.
         init_cfg (dict, optional): Initialization config. Defaults to
@@ -138,6 +152,7 @@ class BASHead(BaseWSOLHead):
                  loc_topk: int = 1,
                  map_source: str = 'pred',
                  erase_norm_mode: str = 'train',
+                 detach_frg_feats: bool = False,
                  topk: Tuple[int, ...] = (1, ),
                  cal_acc: bool = False,
                  init_cfg: Optional[dict] = dict(
@@ -168,18 +183,11 @@ class BASHead(BaseWSOLHead):
         self.loc_topk = loc_topk
         self.map_source = map_source
         self.final_relu = final_relu
+        self.hidden_channels = hidden_channels
+        self.detach_frg_feats = detach_frg_feats
 
-        layers = [
-            nn.Conv2d(in_channels, hidden_channels, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(hidden_channels, hidden_channels, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(hidden_channels, num_classes, 1),
-        ]
-        if final_relu:
-            layers.append(nn.ReLU())
-        self.classifier_cls = nn.Sequential(*layers)
-        self.classifier_loc = BASGenerator(mid_channels, num_classes)
+        self.classifier_cls = self._build_classifier()
+        self.classifier_loc = self._build_generator()
         self.bas_loss = MODELS.build(bas_loss)
         if not final_relu and not getattr(self.bas_loss, 'rectify', True):
             raise ValueError(
@@ -188,6 +196,25 @@ class BASHead(BaseWSOLHead):
                 'ratio S_b / S is undefined for negative S')
 
     # ------------------------------------------------------------------ #
+    def _build_classifier(self) -> nn.Module:
+        """``classifier_cls``: ``X_last -> F`` (the three-conv WSOL head).
+        Subclasses with another head override this."""
+        layers = [
+            nn.Conv2d(self.in_channels, self.hidden_channels, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(self.hidden_channels, self.hidden_channels, 3,
+                      padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(self.hidden_channels, self.num_classes, 1),
+        ]
+        if self.final_relu:
+            layers.append(nn.ReLU())
+        return nn.Sequential(*layers)
+
+    def _build_generator(self) -> BASGenerator:
+        """``classifier_loc``: the generator on ``X_mid``."""
+        return BASGenerator(self.mid_channels, self.num_classes)
+
     def _split_feats(
             self, feats: Sequence[torch.Tensor]
     ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -273,31 +300,55 @@ class BASHead(BaseWSOLHead):
             tail (nn.Module): The backbone's tail (``X_mid -> X_last``),
                 passed by :class:`BASClassifier`.
         """
-        if tail is None:
-            raise ValueError('BASHead.loss needs the backbone tail for the '
-                             'erase branch; build the model with '
-                             'BASClassifier and a BAS backbone')
         x_mid, x_last = self._split_feats(feats)
         labels = self._labels(data_samples, x_mid.device)
-        batch = torch.arange(labels.numel(), device=labels.device)
+        cls_score, bas_losses = self.bas_losses(x_mid, x_last, labels, tail)
+        losses = self._get_loss(cls_score, data_samples, **kwargs)
+        losses.update(bas_losses)
+        return losses
 
+    def bas_losses(
+        self, x_mid: torch.Tensor, x_last: torch.Tensor,
+        labels: torch.Tensor, tail: Optional[nn.Module]
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """Class scores and the BAS terms for one class per image.
+
+        The shared core of WSOL and WSSS BAS: ``F = classifier_cls(X_last)``,
+        ``z = GAP(F)``; ``M_f`` the generator map of class ``labels``; the
+        erase branch on ``X_b = X_mid.detach() * (1 - M_f)`` gives ``S_b``;
+        the foreground guidance scores ``GAP(F * pool(M_f))`` (``F``
+        detached if ``detach_frg_feats``); :attr:`bas_loss` turns them into
+        ``loss_frg``, ``loss_bas`` and ``loss_area``.
+
+        Args:
+            x_mid (Tensor): ``X_mid``, ``(B, C_mid, H, W)``.
+            x_last (Tensor): ``X_last``, ``(B, C_last, h, w)``.
+            labels (Tensor): The class of each image, ``(B, )``: the GT
+                class (WSOL) or one sampled positive class (WSSS).
+            tail (nn.Module): The backbone's ``X_mid -> X_last`` module.
+
+        Returns:
+            tuple[Tensor, dict]: Logits ``z`` ``(B, K)`` and the BAS terms.
+        """
+        if tail is None:
+            raise ValueError(f'{type(self).__name__}.loss needs the backbone '
+                             'tail for the erase branch; build the model with '
+                             'a BAS classifier and a BAS backbone')
+        batch = torch.arange(labels.numel(), device=labels.device)
         cams = self.classifier_cls(x_last)  # F: (B, K, h, w)
         cls_score = cams.mean(dim=(2, 3))  # z
         fg_maps = self.classifier_loc.class_maps(x_mid, labels)  # M_f
         x_erased = x_mid.detach() * (1. - fg_maps[:, None])  # X_b
         bg_score = self.erase_branch(x_erased, tail)[batch, labels]  # S_b
         pooled = F.adaptive_avg_pool2d(fg_maps[:, None], cams.shape[-2:])
-        frg_score = (cams * pooled).mean(dim=(2, 3))
-
-        losses = self._get_loss(cls_score, data_samples, **kwargs)
-        losses.update(
-            self.bas_loss(
-                fg_score=cls_score[batch, labels],
-                bg_score=bg_score,
-                fg_maps=fg_maps,
-                frg_score=frg_score,
-                labels=labels))
-        return losses
+        guide = cams.detach() if self.detach_frg_feats else cams
+        frg_score = (guide * pooled).mean(dim=(2, 3))
+        return cls_score, self.bas_loss(
+            fg_score=cls_score[batch, labels],
+            bg_score=bg_score,
+            fg_maps=fg_maps,
+            frg_score=frg_score,
+            labels=labels)
 
     def predict(
         self,

@@ -29,6 +29,12 @@ class MultiLabelCAMHead(MultiLabelClsHead):
     terms; this head averages them over batch *and* classes (``avg_factor =
     B * C``) where :class:`MultiLabelClsHead` divides by ``B`` only.
 
+    With ``area_loss`` set (e.g. ``dict(type='AreaLoss')``, ESOL's
+    shrinkage stage, Li et al., NeurIPS 2022), :meth:`loss` also returns
+    ``loss_area`` computed on the class maps of the tagged classes; the
+    logits are then read as ``GAP(M_c)`` (equal to ``w_c . GAP(f)``) so the
+    maps are computed once.
+
     Args:
         num_classes (int): Number of foreground classes (20 for VOC, 80 for
             COCO; logit ``k`` is label id ``k + 1``).
@@ -40,6 +46,12 @@ class MultiLabelCAMHead(MultiLabelClsHead):
             is None too).
         topk (int, optional): Predict the top-k classes instead of
             thresholding. Defaults to None.
+        bias (bool): Whether the 1x1 classifier has a bias (added to every
+            position of the maps, so ``GAP(M_c) == s_c`` still holds).
+            Defaults to False (IRN).
+        area_loss (dict, optional): Config of a loss on the class maps,
+            called as ``area_loss(maps, target)`` with maps ``(B, C, h, w)``
+            and multi-hot tags ``(B, C)``. Defaults to None (no such loss).
         init_cfg (dict, optional): Initialization config of the classifier.
             Defaults to None (PyTorch's default convolution init, as IRN).
     """
@@ -51,6 +63,8 @@ class MultiLabelCAMHead(MultiLabelClsHead):
                      type='mmpretrain.CrossEntropyLoss', use_sigmoid=True),
                  thr: Optional[float] = None,
                  topk: Optional[int] = None,
+                 bias: bool = False,
+                 area_loss: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(loss=loss, thr=thr, topk=topk, init_cfg=init_cfg)
         if num_classes <= 0:
@@ -60,7 +74,9 @@ class MultiLabelCAMHead(MultiLabelClsHead):
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.classifier = nn.Conv2d(
-            in_channels, num_classes, kernel_size=1, bias=False)
+            in_channels, num_classes, kernel_size=1, bias=bias)
+        self.area_loss = None if area_loss is None else MODELS.build(
+            area_loss)
 
     def _last_map(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
         x = feats[-1]
@@ -84,11 +100,22 @@ class MultiLabelCAMHead(MultiLabelClsHead):
         the classifier applied at every position of the last feature map."""
         return self.classifier(self._last_map(feats))
 
-    def _get_loss(self, cls_score: torch.Tensor,
-                  data_samples: List[DataSample],
-                  **kwargs) -> Dict[str, torch.Tensor]:
-        """Multi-label soft-margin loss under the key ``loss_cls``."""
-        num_classes = cls_score.size(-1)
+    def loss(self, feats: Tuple[torch.Tensor], data_samples: List[DataSample],
+             **kwargs) -> Dict[str, torch.Tensor]:
+        """``loss_cls`` (and ``loss_area`` when ``area_loss`` is set)."""
+        if self.area_loss is None:
+            return super().loss(feats, data_samples, **kwargs)
+        maps = self.class_maps(feats)
+        cls_score = maps.mean(dim=(2, 3))  # == classifier(GAP(f))
+        losses = self._get_loss(cls_score, data_samples, **kwargs)
+        target = self._targets(data_samples, self.num_classes, maps.device)
+        losses['loss_area'] = self.area_loss(maps, target)
+        return losses
+
+    @staticmethod
+    def _targets(data_samples: List[DataSample], num_classes: int,
+                 device: torch.device) -> torch.Tensor:
+        """Multi-hot tags ``(B, num_classes)`` (``gt_score`` if present)."""
         if 'gt_score' in data_samples[0]:
             target = torch.stack([s.gt_score.float() for s in data_samples])
         else:
@@ -105,7 +132,14 @@ class MultiLabelCAMHead(MultiLabelClsHead):
                 label_to_onehot(s.gt_label, num_classes)
                 for s in data_samples
             ]).float()
-        target = target.to(cls_score.device)
+        return target.to(device)
+
+    def _get_loss(self, cls_score: torch.Tensor,
+                  data_samples: List[DataSample],
+                  **kwargs) -> Dict[str, torch.Tensor]:
+        """Multi-label soft-margin loss under the key ``loss_cls``."""
+        target = self._targets(data_samples, cls_score.size(-1),
+                               cls_score.device)
         loss = self.loss_module(
             cls_score, target, avg_factor=cls_score.numel(), **kwargs)
         return dict(loss_cls=loss)

@@ -1,5 +1,10 @@
 # Copyright (c) mmweak contributors.
 from .sat_loss import SATLoss
 from .bas_loss import BASLoss
+from .area_loss import AreaLoss
+from .pos_neg_ce_loss import PosNegCrossEntropyLoss, pos_neg_cross_entropy
 
-__all__ = ['BASLoss', 'SATLoss']
+__all__ = [
+    'BASLoss', 'SATLoss', 'AreaLoss', 'PosNegCrossEntropyLoss',
+    'pos_neg_cross_entropy'
+]

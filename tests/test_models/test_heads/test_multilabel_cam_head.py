@@ -92,3 +92,16 @@ def test_rejects_pooled_features_and_bad_args():
         head.class_maps((torch.randn(2, 4), ))
     with pytest.raises(ValueError):
         MultiLabelCAMHead(num_classes=0, in_channels=4)
+
+
+def test_classifier_bias_option_keeps_gap_of_maps_equal_to_logits():
+    head = MODELS.build(dict(type='MultiLabelCAMHead', num_classes=3,
+                             in_channels=4))
+    assert head.classifier.bias is None  # IRN: no bias by default
+    head = MODELS.build(dict(type='MultiLabelCAMHead', num_classes=3,
+                             in_channels=4, bias=True))
+    with torch.no_grad():
+        head.classifier.bias.copy_(torch.tensor([1., -2., 3.]))
+    feats = (torch.rand(2, 4, 3, 5), )
+    torch.testing.assert_close(head.class_maps(feats).mean(dim=(2, 3)),
+                               head(feats))
