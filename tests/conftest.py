@@ -29,6 +29,7 @@ def tool_env() -> dict:
     env.setdefault('OMP_NUM_THREADS', '1')
     # shell tools (dist_train.sh) call `python`: use this interpreter
     env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
+    env['PYTHON'] = sys.executable
     return env
 
 

@@ -95,3 +95,19 @@ def test_two_process_cpu_distributed_training(tmp_path, repo_root,
     meta = _ckpt_meta(osp.join(wd, 'epoch_1.pth'))
     # 8 samples, batch 4 per process, 2 processes -> 1 iteration per epoch
     assert meta['iter'] == 1
+
+
+@pytest.mark.parametrize('script', ['dist_train.sh', 'dist_test.sh'])
+def test_dist_scripts_find_the_project_environment(repo_root, script):
+    """In a fresh shell (no virtualenv active, no project python on PATH)
+    the dist scripts run the project environment's interpreter."""
+    if not osp.exists(osp.join(repo_root, '.venv', 'bin', 'python')):
+        pytest.skip('no .venv (made by `make env`)')
+    env = {'PATH': '/usr/bin:/bin', 'HOME': os.environ.get('HOME', '/tmp'),
+           'OMP_NUM_THREADS': '1', 'PORT': '29531'}
+    args = [CONFIG, 'CKPT'] if script == 'dist_test.sh' else [CONFIG]
+    proc = subprocess.run(['bash', f'tools/{script}'] + args + ['1', '--help'],
+                          cwd=repo_root, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert 'usage:' in proc.stdout

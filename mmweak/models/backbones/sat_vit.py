@@ -267,12 +267,16 @@ class SATVisionTransformer(VisionTransformer):
             range(self.num_layers - self.num_gated_blocks, self.num_layers))
 
     def init_weights(self) -> None:
-        """Initialise as :class:`VisionTransformer` (or load the checkpoint)
-        and draw the new SAT parameters from a truncated normal (std 0.02);
-        they are absent from DeiT checkpoints."""
-        super().init_weights()
+        """Draw the SAT parameters from a truncated normal (std 0.02), then
+        initialise as :class:`VisionTransformer` (or load the checkpoint).
+
+        The draw comes first so that a checkpoint holding ``loc_token`` and
+        ``loc_embed`` (a SAT checkpoint given through ``init_cfg``) keeps
+        its values; a DeiT checkpoint has neither and leaves the draws.
+        """
         trunc_normal_(self.loc_token, std=0.02)
         trunc_normal_(self.loc_embed, std=0.02)
+        super().init_weights()
 
     def embed(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
         """Tokens ``[cls, patches, loc]`` with positional embeddings.

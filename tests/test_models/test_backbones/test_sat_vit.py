@@ -183,3 +183,23 @@ def test_pretrained_init_cfg_loads_deit_weights(tmp_path):
     # new parameters are initialised (truncated normal, std 0.02)
     assert 0 < model.loc_token.std() < 0.05
     assert 0 < model.loc_embed.std() < 0.05
+
+
+def test_pretrained_init_cfg_keeps_a_sat_checkpoints_token(tmp_path):
+    """A SAT checkpoint given through init_cfg keeps its spatial token and
+    token embedding: init_weights must not draw them again after loading."""
+    trained = build()
+    with torch.no_grad():
+        trained.loc_token.fill_(0.7)
+        trained.loc_embed.fill_(-0.3)
+    path = tmp_path / 'sat.pth'
+    torch.save(dict(state_dict={f'backbone.{k}': v
+                                for k, v in trained.state_dict().items()}),
+               path)
+    model = build(
+        init_cfg=dict(type='Pretrained', checkpoint=str(path),
+                      prefix='backbone'))
+    torch.testing.assert_close(model.loc_token, trained.loc_token)
+    torch.testing.assert_close(model.loc_embed, trained.loc_embed)
+    torch.testing.assert_close(model.state_dict()['layers.2.attn.qkv.weight'],
+                               trained.state_dict()['layers.2.attn.qkv.weight'])
