@@ -28,6 +28,17 @@ import torch.distributed as dist
 T = TypeVar('T')
 
 
+def add_launcher_args(parser) -> None:
+    """Add the offline tools' ``--launcher none|pytorch`` and
+    ``--local_rank`` (set by old launchers) to an ``argparse`` parser."""
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch'],
+        default='none',
+        help='none: one process; pytorch: sharded under torchrun')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
 def init_offline_dist(launcher: str = 'none') -> Tuple[int, int]:
     """Initialise the process group for an offline job started by torchrun.
 

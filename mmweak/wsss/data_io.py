@@ -51,3 +51,29 @@ def check_cams_exist(ids: Sequence[str], cam_dir: str,
             f'CAM pack "{osp.join(cam_dir, missing[0] + ".npy")}" of image '
             f'{missing[0]} listed in {list_path} does not exist{more}; run '
             'tools/wsss/make_cams.py on this split first')
+
+
+def add_cam_job_args(parser) -> None:
+    """Add the arguments shared by the tools that turn CAM packs of an image
+    list into PNG label maps (``make_pseudo_masks.py``,
+    ``make_ir_labels.py``): ``--cam-dir``, ``--data-root``, ``--split``,
+    ``--out-dir``, ``--img-dir`` and ``--img-suffix``."""
+    parser.add_argument('--cam-dir',
+                        required=True,
+                        help='folder of <img_id>.npy CAM packs')
+    parser.add_argument('--data-root',
+                        required=True,
+                        help='VOCdevkit/VOC2012 folder (or a folder in the '
+                        'same layout)')
+    parser.add_argument('--split',
+                        default='trainaug',
+                        help='ImageSets list name or list path '
+                        '(default: trainaug)')
+    parser.add_argument('--out-dir',
+                        required=True,
+                        help='output folder of <img_id>.png')
+    parser.add_argument('--img-dir',
+                        help='image folder (default: <data-root>/JPEGImages)')
+    parser.add_argument('--img-suffix',
+                        default='.jpg',
+                        help='image file suffix (default: .jpg)')

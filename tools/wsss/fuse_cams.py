@@ -38,8 +38,9 @@ import torch
 
 from mmweak.cam import load_cam_pack, normalize_by_max
 from mmweak.datasets.cls_labels import load_id_list
-from mmweak.utils.offline_job import (barrier, init_offline_dist,
-                                      is_main_process, offline_device, pending,
+from mmweak.utils.offline_job import (add_launcher_args, barrier,
+                                      init_offline_dist, is_main_process,
+                                      offline_device, pending,
                                       remove_stale_tmp, save_npy_atomic, shard,
                                       track)
 from mmweak.wsss.data_io import check_cams_exist
@@ -58,12 +59,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--split',
         help='id list (.txt) to fuse (default: every <id>.npy of '
         'BAS_CAM_DIR)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch'],
-        default='none',
-        help='none: one process; pytorch: sharded under torchrun')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_launcher_args(parser)
     args = parser.parse_args(argv)
     for name in ('bas_cam_dir', 'cam_dir'):
         if not osp.isdir(getattr(args, name)):

@@ -49,10 +49,10 @@ from mmengine.runner import load_checkpoint
 from mmweak.cam import cam_pack_to_numpy, multiscale_cams
 from mmweak.registry import DATASETS, MODELS
 from mmweak.utils import register_all_modules
-from mmweak.utils.offline_job import (barrier, init_offline_dist,
-                                      is_main_process, offline_device,
-                                      remove_stale_tmp, save_npy_atomic, shard,
-                                      track)
+from mmweak.utils.offline_job import (add_launcher_args, barrier,
+                                      init_offline_dist, is_main_process,
+                                      offline_device, remove_stale_tmp,
+                                      save_npy_atomic, shard, track)
 
 DEFAULT_SCALES = (1.0, 0.5, 1.5, 2.0)
 
@@ -95,12 +95,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         nargs='+',
         action=DictAction,
         help='override config keys, e.g. model.backbone.depth=50')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch'],
-        default='none',
-        help='none: one process; pytorch: sharded under torchrun')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_launcher_args(parser)
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f'--batch-size must be >= 1, got {args.batch_size}')

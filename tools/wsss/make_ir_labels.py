@@ -38,12 +38,13 @@ import torch
 
 from mmweak.cam import load_cam_pack
 from mmweak.datasets.cls_labels import load_id_list
-from mmweak.utils.offline_job import (barrier, init_offline_dist,
-                                      is_main_process, offline_device, pending,
+from mmweak.utils.offline_job import (add_launcher_args, barrier,
+                                      init_offline_dist, is_main_process,
+                                      offline_device, pending,
                                       remove_stale_tmp, save_png_atomic, shard,
                                       track)
 from mmweak.wsss import DenseCRF, ir_label
-from mmweak.wsss.data_io import (check_cams_exist, load_rgb,
+from mmweak.wsss.data_io import (add_cam_job_args, check_cams_exist, load_rgb,
                                  resolve_data_root, split_list_path)
 
 
@@ -51,25 +52,7 @@ from mmweak.wsss.data_io import (check_cams_exist, load_rgb,
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='IRN confident fg/bg/unsure labels from CAM packs')
-    parser.add_argument('--cam-dir',
-                        required=True,
-                        help='folder of <img_id>.npy CAM packs')
-    parser.add_argument('--data-root',
-                        required=True,
-                        help='VOCdevkit/VOC2012 folder (or a folder in the '
-                        'same layout)')
-    parser.add_argument('--split',
-                        default='trainaug',
-                        help='ImageSets list name or list path '
-                        '(default: trainaug)')
-    parser.add_argument('--out-dir',
-                        required=True,
-                        help='output folder of <img_id>.png')
-    parser.add_argument('--img-dir',
-                        help='image folder (default: <data-root>/JPEGImages)')
-    parser.add_argument('--img-suffix',
-                        default='.jpg',
-                        help='image file suffix (default: .jpg)')
+    add_cam_job_args(parser)
     parser.add_argument('--fg-thr',
                         type=float,
                         default=0.30,
@@ -80,12 +63,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         default=0.05,
                         help='background score of the confident-background '
                         'map (default: 0.05)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch'],
-        default='none',
-        help='none: one process; pytorch: sharded under torchrun')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_launcher_args(parser)
     args = parser.parse_args(argv)
     if not 0 <= args.bg_thr <= args.fg_thr:
         parser.error(f'need 0 <= --bg-thr <= --fg-thr, got --bg-thr '

@@ -74,12 +74,13 @@ import torch.nn.functional as F
 from mmweak.cam import load_cam_pack
 from mmweak.datasets.cls_labels import load_id_list
 from mmweak.structures import check_label_values
-from mmweak.utils.offline_job import (barrier, init_offline_dist,
-                                      is_main_process, offline_device, pending,
+from mmweak.utils.offline_job import (add_launcher_args, barrier,
+                                      init_offline_dist, is_main_process,
+                                      offline_device, pending,
                                       remove_stale_tmp, save_npy_atomic,
                                       save_png_atomic, shard, track)
 from mmweak.wsss import DenseCRF, bg_plane, cams_to_label
-from mmweak.wsss.data_io import (check_cams_exist, load_rgb,
+from mmweak.wsss.data_io import (add_cam_job_args, check_cams_exist, load_rgb,
                                  resolve_data_root, split_list_path)
 
 METHODS = ('threshold', 'crf', 'irn')
@@ -92,25 +93,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Pseudo masks from CAM packs: threshold, dense CRF or '
         'IRN random walk')
     parser.add_argument('--method', required=True, choices=METHODS)
-    parser.add_argument('--cam-dir',
-                        required=True,
-                        help='folder of <img_id>.npy CAM packs')
-    parser.add_argument('--data-root',
-                        required=True,
-                        help='VOCdevkit/VOC2012 folder (or a folder in the '
-                        'same layout)')
-    parser.add_argument('--split',
-                        default='trainaug',
-                        help='ImageSets list name or list path '
-                        '(default: trainaug)')
-    parser.add_argument('--out-dir',
-                        required=True,
-                        help='output folder of <img_id>.png')
-    parser.add_argument('--img-dir',
-                        help='image folder (default: <data-root>/JPEGImages)')
-    parser.add_argument('--img-suffix',
-                        default='.jpg',
-                        help='image file suffix (default: .jpg)')
+    add_cam_job_args(parser)
     parser.add_argument('--num-classes',
                         type=int,
                         default=VOC_NUM_CLASSES,
@@ -164,12 +147,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='--method irn: also write the propagated maps as IRN packs '
         '(keys, high_res) to DIR, so that eval_seeds.py can sweep the '
         'background threshold over them')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch'],
-        default='none',
-        help='none: one process; pytorch: sharded under torchrun')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_launcher_args(parser)
     args = parser.parse_args(argv)
     if args.method in ('threshold', 'crf') and args.bg_thr is None and \
             args.bg_power is None:

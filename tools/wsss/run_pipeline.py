@@ -303,7 +303,7 @@ def main(argv=None) -> dict:
                       ['stage_a'], make_cams)
     cam_dir = osp.join(cams, 'cams')
 
-    # 4. seeds on the eval split (threshold chosen here) -----------------------
+    # 4. seeds on the eval split (threshold chosen here) ---------------------
     def eval_seeds(d, log):
         run([py, 'tools/wsss/eval_seeds.py'] + split_opt +
             ['--split', cfg.eval_split, '--cam-dir', cam_dir,
@@ -342,7 +342,7 @@ def main(argv=None) -> dict:
                      split=cfg.eval_split, bg_thr=bg_thr, seconds=t0,
                      **summary))
 
-    # 6. IRN --------------------------------------------------------------------
+    # 6. IRN ------------------------------------------------------------------
     irn = cfg.irn
 
     def ir_labels(d, log):
@@ -409,7 +409,7 @@ def main(argv=None) -> dict:
                          'ir_labels', 'irn', 'irn_walk', 'masks_irn')),
                      **walk_res['summary']))
 
-    # 7. Stage C -----------------------------------------------------------------
+    # 7. Stage C --------------------------------------------------------------
     def segmenter(name, config, inputs, options):
         def body(d, log):
             roots = data_root_options(config, data_root)
