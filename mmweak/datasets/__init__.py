@@ -8,11 +8,13 @@ from .synthetic_wsol import (SyntheticWSOL, generate_synthetic_wsol,
 from .transforms import *  # noqa: F401,F403
 from .cls_labels import (VOC_CLASSES, VOC_FG_CLASSES, load_cls_labels,
                          save_cls_labels, tags_from_mask, tags_from_voc_xml)
+from .wsoleval_metadata import WSOLEvalMetadataDataset
 from .wsss_cls_dataset import WSSSClsDataset
 
 __all__ = [
-    'CUBWSOL', 'ImageNetWSOL', 'SyntheticWSOL', 'generate_synthetic_wsol',
-    'synthetic_class_names', 'COCO2014WSSSDataset', 'COCO_WSSS_CLASSES',
-    'coco_cat_id_to_label', 'VOC_CLASSES', 'VOC_FG_CLASSES', 'load_cls_labels',
-    'save_cls_labels', 'tags_from_mask', 'tags_from_voc_xml', 'WSSSClsDataset'
+    'CUBWSOL', 'ImageNetWSOL', 'WSOLEvalMetadataDataset', 'SyntheticWSOL',
+    'generate_synthetic_wsol', 'synthetic_class_names', 'COCO2014WSSSDataset',
+    'COCO_WSSS_CLASSES', 'coco_cat_id_to_label', 'VOC_CLASSES',
+    'VOC_FG_CLASSES', 'load_cls_labels', 'save_cls_labels', 'tags_from_mask',
+    'tags_from_voc_xml', 'WSSSClsDataset'
 ]

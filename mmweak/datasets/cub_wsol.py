@@ -10,6 +10,7 @@ from mmpretrain.datasets import CUB
 
 from mmweak.registry import DATASETS
 from .transforms.builder import build_wsol_pipeline
+from .wsol_gt import BoxGTChecker
 
 CUB_LAYOUT = """\
     CUB_200_2011/                      (data_root)
@@ -19,7 +20,9 @@ CUB_LAYOUT = """\
     ├── train_test_split.txt           <image_id> <1 = train | 0 = test>
     ├── bounding_boxes.txt             <image_id> <x> <y> <w> <h>
     ├── classes.txt                    <class_id> <class folder name>
-    └── segmentations/<class folder>/<name>.png   (optional, with_mask=True)
+    └── segmentations/<class folder>/<name>.png   (optional, with_mask=True;
+                                       also found beside CUB_200_2011/,
+                                       where its archive unpacks)
 """
 
 
@@ -30,8 +33,15 @@ def _require(backend, path: str, what: str) -> None:
             f'CUB-200-2011 layout:\n{CUB_LAYOUT}')
 
 
-def _read_table(backend, path: str, num_fields: int) -> Dict[int, List[str]]:
-    """Read a space-separated CUB file keyed by its 1-based first column."""
+def _read_table(
+        backend,
+        path: str,
+        num_fields: int,
+        linenos: Optional[Dict[int, int]] = None) -> Dict[int, List[str]]:
+    """Read a space-separated CUB file keyed by its 1-based first column.
+
+    ``linenos``, when given, receives the line number of every id.
+    """
     table: Dict[int, List[str]] = {}
     text = backend.get_text(path)
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -50,9 +60,18 @@ def _read_table(backend, path: str, num_fields: int) -> Dict[int, List[str]]:
         if key in table:
             raise ValueError(f'{path}, line {lineno}: duplicate id {key}.')
         table[key] = fields[1:]
+        if linenos is not None:
+            linenos[key] = lineno
     if not table:
         raise ValueError(f'{path} is empty.')
     return table
+
+
+def _parent_dir(path: str) -> str:
+    """The folder containing ``path`` (local paths and URLs)."""
+    if '://' in path:
+        return path.rstrip('/').rsplit('/', 1)[0]
+    return osp.normpath(osp.join(path, '..'))
 
 
 def _fields_to_numbers(table: Dict[int, List[str]], path: str,
@@ -86,7 +105,17 @@ class CUBWSOL(CUB):
 
     The segmentations come from the separately distributed CUB
     segmentation archive and are grey-level; ``LoadWSOLAnnotations``
-    thresholds them at 127.
+    thresholds them at 127. That archive unpacks to a ``segmentations/``
+    folder of its own, so with ``with_mask=True`` and no ``seg_prefix`` the
+    folder is looked for inside ``data_root`` (``data_root/segmentations``)
+    and then beside it (``data_root/../segmentations``).
+
+    Ground-truth checks (at load time, every image of the split): a box
+    with ``w <= 0`` or ``h <= 0`` is an error naming ``bounding_boxes.txt``
+    and its line; the size of every image is read from its file header
+    (a missing or unreadable image is an error naming the file), and boxes
+    extending outside the image are clipped to it, with one warning per
+    load that counts them.
 
     Each data info holds ``img_path``, ``gt_label`` (``class_id - 1``),
     ``gt_bboxes`` (float32 (1, 4): ``[x, y, x + w, y + h]`` in original
@@ -104,8 +133,10 @@ class CUBWSOL(CUB):
         split (str): ``'train'`` or ``'test'``. Defaults to 'train'.
         with_mask (bool): Add ``mask_path`` to every sample.
             Defaults to False.
-        seg_prefix (str): Folder of the segmentation PNGs, relative to
-            ``data_root`` unless absolute. Defaults to 'segmentations'.
+        seg_prefix (str, optional): Folder of the segmentation PNGs,
+            relative to ``data_root`` unless absolute. None looks for
+            ``data_root/segmentations`` and then
+            ``data_root/../segmentations``. Defaults to None.
         pipeline (Sequence[dict | Callable]): Transforms, built with
             mmweak's registry. Defaults to ().
         test_mode (bool): Test mode of mmengine datasets.
@@ -128,7 +159,7 @@ class CUBWSOL(CUB):
                  data_root: str,
                  split: str = 'train',
                  with_mask: bool = False,
-                 seg_prefix: str = 'segmentations',
+                 seg_prefix: Optional[str] = None,
                  pipeline: Sequence = (),
                  test_mode: bool = False,
                  metainfo: Optional[dict] = None,
@@ -174,8 +205,9 @@ class CUBWSOL(CUB):
         splits = _fields_to_numbers(
             _read_table(self.backend, paths[self.SPLIT_FILE], 1),
             paths[self.SPLIT_FILE], int)
+        box_lines: Dict[int, int] = {}
         boxes = _fields_to_numbers(
-            _read_table(self.backend, paths[self.BOXES_FILE], 4),
+            _read_table(self.backend, paths[self.BOXES_FILE], 4, box_lines),
             paths[self.BOXES_FILE], float)
         class_table = _read_table(self.backend, paths[self.CLASSES_FILE], 1)
 
@@ -191,12 +223,9 @@ class CUBWSOL(CUB):
                 re.sub(r'^\d+\.', '', class_table[i][0])
                 for i in range(1, num_classes + 1))
 
-        seg_root = None
-        if self.with_mask:
-            seg_root = self.seg_prefix if osp.isabs(self.seg_prefix) \
-                else self._path(self.seg_prefix)
-            _require(self.backend, seg_root, 'segmentation folder')
+        seg_root = self._find_seg_root() if self.with_mask else None
 
+        checker = BoxGTChecker('CUBWSOL', backend=self.backend)
         wanted = 1 if self.split == 'train' else 0
         data_list = []
         for img_id in sorted(images):
@@ -214,22 +243,48 @@ class CUBWSOL(CUB):
                     f'{label}, outside 1..{num_classes} of '
                     f'{paths[self.CLASSES_FILE]}.')
             x, y, w, h = boxes[img_id]
-            if w < 0 or h < 0:
+            where = (f'{paths[self.BOXES_FILE]}, line {box_lines[img_id]} '
+                     f'(image id {img_id})')
+            if w <= 0 or h <= 0:
                 raise ValueError(
-                    f'{paths[self.BOXES_FILE]}: id {img_id} has a negative '
-                    f'width or height ({w}, {h}).')
+                    f'{where}: the box "{x:g} {y:g} {w:g} {h:g}" has an empty '
+                    f'or negative width or height (w={w:g}, h={h:g}).')
             rel_path = images[img_id][0]
+            img_path = self.backend.join_path(img_dir, rel_path)
+            gt_bboxes, shape = checker.check(np.array([[x, y, x + w, y + h]]),
+                                             img_path, [where])
             info = dict(img_id=img_id,
-                        img_path=self.backend.join_path(img_dir, rel_path),
+                        img_path=img_path,
                         gt_label=label - 1,
-                        gt_bboxes=np.array([[x, y, x + w, y + h]],
-                                           dtype=np.float32))
+                        gt_bboxes=gt_bboxes,
+                        ori_shape=shape)
             if seg_root is not None:
                 info['mask_path'] = self.backend.join_path(
                     seg_root,
                     osp.splitext(rel_path)[0] + '.png')
             data_list.append(info)
+        checker.finish()
         return data_list
+
+    def _find_seg_root(self) -> str:
+        """Locate the segmentation folder (see ``seg_prefix``)."""
+        if self.seg_prefix is not None:
+            seg_root = self.seg_prefix if osp.isabs(self.seg_prefix) \
+                else self._path(self.seg_prefix)
+            _require(self.backend, seg_root, 'segmentation folder')
+            return seg_root
+        inside = self._path('segmentations')
+        beside = self.backend.join_path(_parent_dir(self.data_root),
+                                        'segmentations')
+        for candidate in (inside, beside):
+            if self.backend.exists(candidate):
+                return candidate
+        raise FileNotFoundError(
+            'CUBWSOL: with_mask=True but no segmentation folder was found: '
+            f'neither "{inside}" nor "{beside}" exists. Unpack the CUB '
+            'segmentation archive (it holds segmentations/<class folder>/'
+            '<name>.png) inside or beside data_root, or give seg_prefix. '
+            f'Expected layout:\n{CUB_LAYOUT}')
 
     def _check_same_ids(self, paths: Dict[str, str], *tables: dict) -> None:
         names = (self.IMAGES_FILE, self.LABELS_FILE, self.SPLIT_FILE,

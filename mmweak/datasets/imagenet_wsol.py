@@ -11,6 +11,7 @@ from mmpretrain.datasets import BaseDataset
 
 from mmweak.registry import DATASETS
 from .transforms.builder import build_wsol_pipeline
+from .wsol_gt import BoxGTChecker, check_size_mismatch_mode
 
 IMG_EXTENSIONS = ('.jpeg', '.jpg', '.png', '.bmp')
 
@@ -118,9 +119,26 @@ class ImageNetWSOL(BaseDataset):
       stored.
 
     Each data info holds ``img_path``, ``gt_label``, ``gt_bboxes`` (float32
-    (N, 4), x1 y1 x2 y2 in original pixels) and, for val, ``ori_shape``
-    from the XML ``<size>`` (``LoadImageFromFile`` overwrites it with the
-    decoded size).
+    (N, 4), x1 y1 x2 y2 in the pixels of the image file) and, for every
+    image with a box XML, ``ori_shape`` (height, width) of the image file
+    (``LoadImageFromFile`` sets it again from the decoded image).
+
+    Ground-truth checks, for every image with a box XML (all val images;
+    train images only with ``train_xml_dir``):
+
+    - An inverted (``xmax < xmin`` or ``ymax < ymin``) or empty (zero width
+      or height) ``<bndbox>`` is an error naming the XML and the object.
+    - The image size is read from the file header (cheap; a missing or
+      unreadable image is an error naming the file) and compared with the
+      XML ``<size>``. When they differ and the image is a uniformly resized
+      copy (e.g. a val set shrunk to a shorter side of 256 px), the boxes
+      are rescaled to the image and one warning per load counts those
+      images (``size_mismatch='rescale'``); any other difference, or every
+      difference with ``size_mismatch='error'``, is an error naming the XML
+      and image files and both sizes.
+    - Boxes extending outside the image are clipped to ``[0, W] x [0, H]``
+      with one warning per load that counts them; a box entirely outside
+      the image is an error.
 
     Args:
         data_root (str): ILSVRC root folder.
@@ -134,6 +152,9 @@ class ImageNetWSOL(BaseDataset):
             (``<wnid>/<stem>.xml``). Defaults to None.
         wnids_file (str, optional): File whose lines start with the wnids
             in label order, relative to ``data_root``. Defaults to None.
+        size_mismatch (str): ``'rescale'`` or ``'error'``: how an XML
+            ``<size>`` that differs from the image file is handled (see
+            above). Defaults to 'rescale'.
         pipeline (Sequence[dict | Callable]): Transforms, built with
             mmweak's registry. Defaults to ().
         test_mode (bool): Test mode of mmengine datasets.
@@ -152,6 +173,7 @@ class ImageNetWSOL(BaseDataset):
                  val_xml_dir: str = 'val_boxes',
                  train_xml_dir: Optional[str] = None,
                  wnids_file: Optional[str] = None,
+                 size_mismatch: str = 'rescale',
                  pipeline: Sequence = (),
                  test_mode: bool = False,
                  metainfo: Optional[dict] = None,
@@ -164,6 +186,8 @@ class ImageNetWSOL(BaseDataset):
         self.backend = fileio.get_file_backend(data_root)
         _require(self.backend, data_root, 'data_root')
         self.split = split
+        self.size_mismatch = check_size_mismatch_mode(size_mismatch,
+                                                      'ImageNetWSOL')
         self.train_dir = self._join(data_root, train_dir)
         self.val_img_dir = self._join(data_root, val_img_dir)
         self.val_xml_dir = self._join(data_root, val_xml_dir)
@@ -239,11 +263,30 @@ class ImageNetWSOL(BaseDataset):
     def load_data_list(self) -> List[dict]:
         """Load the samples of the chosen split."""
         wnids = self._resolve_wnids()
+        self._checker = BoxGTChecker('ImageNetWSOL', self.size_mismatch,
+                                     self.backend)
         if self.split == 'train':
             data_list = self._load_train(wnids)
         else:
             data_list = self._load_val(wnids)
+        self._checker.finish()
         return data_list
+
+    def _checked(self, info: dict, xml_path: str, boxes: np.ndarray,
+                 size: Tuple[int, int]) -> dict:
+        """Check the boxes of ``info`` from ``xml_path`` against its image.
+
+        ``size`` is the XML ``<size>`` as (height, width), (0, 0) if absent.
+        """
+        where = [f'"{xml_path}", object {k + 1}' for k in range(len(boxes))]
+        ann_size = None if size == (0, 0) else (size[1], size[0])
+        info['gt_bboxes'], info['ori_shape'] = self._checker.check(
+            boxes,
+            info['img_path'],
+            where,
+            ann_size=ann_size,
+            ann_file=xml_path)
+        return info
 
     def _load_train(self, wnids: Optional[List[str]]) -> List[dict]:
         _require(self.backend, self.train_dir, 'train folder')
@@ -273,17 +316,18 @@ class ImageNetWSOL(BaseDataset):
             if not 0 <= label < len(wnids):
                 raise ValueError(f'{self.ann_file}: label {label} of '
                                  f'"{rel_path}" is outside 0..{len(wnids)-1}.')
-            boxes = np.zeros((0, 4), dtype=np.float32)
+            info = dict(img_path=self.backend.join_path(
+                self.train_dir, rel_path),
+                        gt_label=label,
+                        gt_bboxes=np.zeros((0, 4), dtype=np.float32))
             if self.train_xml_dir is not None:
                 xml_path = self.backend.join_path(
                     self.train_xml_dir,
                     osp.splitext(rel_path)[0] + '.xml')
                 if self.backend.exists(xml_path):
-                    boxes = self._read_xml(xml_path)[1]
-            data_list.append(
-                dict(img_path=self.backend.join_path(self.train_dir, rel_path),
-                     gt_label=label,
-                     gt_bboxes=boxes))
+                    _, boxes, size = self._read_xml(xml_path)
+                    info = self._checked(info, xml_path, boxes, size)
+            data_list.append(info)
         return data_list
 
     def _load_val(self, wnids: Optional[List[str]]) -> List[dict]:
@@ -345,11 +389,9 @@ class ImageNetWSOL(BaseDataset):
                     'wnid order (mmpretrain meta/val.txt), not ILSVRC2012_ID.')
             info = dict(img_path=self.backend.join_path(
                 self.val_img_dir, rel_path),
-                        gt_label=label,
-                        gt_bboxes=ann['boxes'])
-            if ann['size'] != (0, 0):
-                info['ori_shape'] = ann['size']
-            data_list.append(info)
+                        gt_label=label)
+            data_list.append(
+                self._checked(info, ann['xml'], ann['boxes'], ann['size']))
         return data_list
 
     def extra_repr(self) -> List[str]:

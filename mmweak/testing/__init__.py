@@ -2,10 +2,11 @@
 """Helpers for tests: tiny datasets in the official on-disk formats and
 imports of the tool scripts."""
 from .tool_scripts import load_tool_script
-from .wsol_fixtures import make_cub_root, make_ilsvrc_root
+from .wsol_fixtures import (make_cub_root, make_ilsvrc_root,
+                            make_wsoleval_root)
 from .wsss_fixtures import make_voc_root
 
 __all__ = [
     'load_tool_script', 'make_cub_root', 'make_ilsvrc_root',
-    'make_voc_root'
+    'make_voc_root', 'make_wsoleval_root'
 ]

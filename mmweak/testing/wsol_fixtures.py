@@ -1,9 +1,10 @@
 # Copyright (c) mmweak contributors.
 """Tiny WSOL datasets written in the official on-disk formats, for tests.
 
-Both writers are deterministic and take well under a second. They return
-the dataset root as a ``str``, ready for ``CUBWSOL(data_root=...)`` or
-``ImageNetWSOL(data_root=...)``.
+The writers are deterministic and take well under a second. They return
+the dataset root as a ``str``, ready for ``CUBWSOL(data_root=...)``,
+``ImageNetWSOL(data_root=...)`` or ``WSOLEvalMetadataDataset(data_root=
+...)``.
 """
 import os
 import os.path as osp
@@ -261,3 +262,124 @@ def make_ilsvrc_root(tmp_path: PathLike,
         _write_lines(osp.join(root, 'meta', 'train.txt'), train_lines)
         _write_lines(osp.join(root, 'meta', 'val.txt'), val_lines)
     return root
+
+
+# Boxes of the first (two-object) test image of ``make_wsoleval_root``,
+# which is 64 x 48.
+WSOLEVAL_TEST1_BOXES = ((3, 4, 25, 30), (32, 10, 60, 44))
+WSOLEVAL_TEST1_SIZE = (64, 48)  # (w, h)
+
+
+def make_wsoleval_root(tmp_path: PathLike,
+                       name: str = 'CUB',
+                       num_classes: int = 3,
+                       per_class: int = 2,
+                       with_masks: bool = False) -> str:
+    """Write a tiny wsolevaluation tree at ``tmp_path/wsolevaluation``.
+
+    Layout (the metadata format of Choe et al., CVPR 2020; wsol-protocol
+    spec, section 1.3)::
+
+        wsolevaluation/
+        ├── dataset/<name>/<image id>          images
+        ├── dataset/<name>Mask/<mask path>     masks (with_masks)
+        └── metadata/<name>/<train|val|test>/
+            ├── image_ids.txt                  <id>
+            ├── class_labels.txt               <id>,<label>
+            ├── image_sizes.txt                <id>,<width>,<height>
+            └── localization.txt               val and test only
+
+    Content:
+
+    - ``per_class`` images per class and split, in class order.
+    - image ids: for ``name='CUB'`` ``<NNN>.<class name>/<split>_<k>.jpg``
+      (class folders, as CUB ids); otherwise ``<split>/<name>_<NNNNNNNN>
+      .JPEG`` (one folder per split, as ILSVRC val ids).
+    - images are 40..79 x 30..59 with one box inside; the first test image
+      is ``WSOLEVAL_TEST1_SIZE`` with the two boxes
+      ``WSOLEVAL_TEST1_BOXES`` (two ``localization.txt`` lines).
+    - ``localization.txt`` holds ``id,x0,y0,x1,y1`` boxes, except that with
+      ``with_masks`` the test split holds ``id,mask,ignore`` lines: one mask
+      per box (0/255 PNG covering the box) under ``dataset/<name>Mask/``;
+      the first test image has two masks and an ignore mask (255 on a 2-px
+      frame around the image border), the others an empty ignore field.
+
+    Args:
+        tmp_path (str | PathLike): Parent folder.
+        name (str): ``'CUB'``, ``'ILSVRC'`` or ``'OpenImages'``.
+            Defaults to 'CUB'.
+        num_classes (int): Number of classes, 1..8. Defaults to 3.
+        per_class (int): Images per class and split. Defaults to 2.
+        with_masks (bool): Mask-form localization for the test split.
+            Defaults to False.
+
+    Returns:
+        str: The ``wsolevaluation`` folder (data_root).
+    """
+    if not 1 <= num_classes <= len(CUB_CLASS_NAMES):
+        raise ValueError(f'num_classes must be in 1..{len(CUB_CLASS_NAMES)}')
+    root = osp.join(str(tmp_path), 'wsolevaluation')
+    img_root = osp.join(root, 'dataset', name)
+    mask_root = osp.join(root, 'dataset', name + 'Mask')
+    rng = np.random.default_rng(2020)
+    counter = 0
+    for split in ('train', 'val', 'test'):
+        ids, labels, sizes, loc = [], [], [], []
+        for c in range(num_classes):
+            for k in range(per_class):
+                counter += 1
+                if name == 'CUB':
+                    img_id = (f'{c + 1:03d}.{CUB_CLASS_NAMES[c]}/'
+                              f'{split}_{k + 1}.jpg')
+                else:
+                    img_id = f'{split}/{name}_{counter:08d}.JPEG'
+                if split == 'test' and c == 0 and k == 0:
+                    (w, h), boxes = (WSOLEVAL_TEST1_SIZE,
+                                     list(WSOLEVAL_TEST1_BOXES))
+                else:
+                    w, h = int(rng.integers(40, 80)), int(rng.integers(30, 60))
+                    bw, bh = int(rng.integers(8, w - 4)), int(
+                        rng.integers(8, h - 4))
+                    x, y = int(rng.integers(1, w - bw)), int(
+                        rng.integers(1, h - bh))
+                    boxes = [(x, y, x + bw, y + bh)]
+                _draw_image(osp.join(img_root, img_id), (w, h),
+                            boxes,
+                            seed=counter)
+                ids.append(img_id)
+                labels.append(f'{img_id},{c}')
+                sizes.append(f'{img_id},{w},{h}')
+                if split == 'train':
+                    continue
+                if not (with_masks and split == 'test'):
+                    loc += [
+                        f'{img_id},{x0},{y0},{x1},{y1}'
+                        for x0, y0, x1, y1 in boxes
+                    ]
+                    continue
+                stem = osp.splitext(img_id)[0]
+                for j, (x0, y0, x1, y1) in enumerate(boxes):
+                    mask = np.zeros((h, w), np.uint8)
+                    mask[y0:y1, x0:x1] = 255
+                    mask_rel = f'{stem}_mask{j + 1}.png'
+                    _write_png(osp.join(mask_root, mask_rel), mask)
+                    ignore_rel = ''
+                    if j == 0 and len(boxes) > 1:
+                        ignore = np.full((h, w), 255, np.uint8)
+                        ignore[2:-2, 2:-2] = 0
+                        ignore_rel = f'{stem}_ignore.png'
+                        _write_png(osp.join(mask_root, ignore_rel), ignore)
+                    loc.append(f'{img_id},{mask_rel},{ignore_rel}')
+        folder = osp.join(root, 'metadata', name, split)
+        _write_lines(osp.join(folder, 'image_ids.txt'), ids)
+        _write_lines(osp.join(folder, 'class_labels.txt'), labels)
+        _write_lines(osp.join(folder, 'image_sizes.txt'), sizes)
+        if loc:
+            _write_lines(osp.join(folder, 'localization.txt'), loc)
+    return root
+
+
+def _write_png(path: str, array: np.ndarray) -> None:
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    if not cv2.imwrite(path, array):
+        raise IOError(f'could not write {path}')

@@ -1,11 +1,12 @@
 # Copyright (c) mmweak contributors.
 from .formatting import PackWSOLInputs
 from .label_values import MapLabelValues
-from .loading import LoadWSOLAnnotations
+from .loading import LoadImageFromFile, LoadWSOLAnnotations
 from .processing import (WSOLCenterCrop, WSOLClipBoxes, WSOLRandomCrop,
                          WSOLRandomFlip, WSOLResize)
 
 __all__ = [
-    'LoadWSOLAnnotations', 'WSOLResize', 'WSOLRandomCrop', 'WSOLCenterCrop',
-    'WSOLRandomFlip', 'WSOLClipBoxes', 'PackWSOLInputs', 'MapLabelValues'
+    'LoadImageFromFile', 'LoadWSOLAnnotations', 'WSOLResize',
+    'WSOLRandomCrop', 'WSOLCenterCrop', 'WSOLRandomFlip', 'WSOLClipBoxes',
+    'PackWSOLInputs', 'MapLabelValues'
 ]

@@ -7,10 +7,7 @@ import torch
 from mmpretrain.datasets.transforms import PackInputs
 
 from mmweak.registry import TRANSFORMS
-from .loading import as_box_array
-
-# the ``gt_mask`` value that WSOLMetric excludes from PxAP
-MASK_IGNORE_VALUE = 255
+from .loading import MASK_IGNORE_VALUE, as_box_array
 
 
 @TRANSFORMS.register_module()
@@ -28,6 +25,8 @@ class PackWSOLInputs(PackInputs):
       value is foreground unless ``ignore_index`` is set: pixels with that
       value are then stored as 255, the value ``WSOLMetric`` leaves out of
       PxAP (e.g. mmcv's ``Pad`` fills masks with ``seg_pad_val=255``).
+      Without ``ignore_index``, a ``seg_ignore_index`` set by
+      ``LoadWSOLAnnotations`` (ignore masks) is used instead.
 
     Args:
         input_key (str): Key of the model input in the results.
@@ -78,8 +77,11 @@ class PackWSOLInputs(PackInputs):
                     f'`gt_seg_map` of "{where}" must be (H, W) and aligned '
                     f'with the image {img_shape}, got shape {mask.shape}.')
             packed_mask = (mask > 0).astype(np.uint8)
-            if self.ignore_index is not None:
-                packed_mask[mask == self.ignore_index] = MASK_IGNORE_VALUE
+            ignore_index = self.ignore_index
+            if ignore_index is None:
+                ignore_index = results.get('seg_ignore_index', None)
+            if ignore_index is not None:
+                packed_mask[mask == ignore_index] = MASK_IGNORE_VALUE
             data_sample.gt_mask = torch.from_numpy(
                 np.ascontiguousarray(packed_mask))
         return packed
