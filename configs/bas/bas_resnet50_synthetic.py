@@ -22,8 +22,13 @@ _base_ = [
 num_classes = 8
 # tau for Top-1 / GT-known Loc: the best MaxBoxAccV2 (IoU 0.5) threshold of
 # this config's trained model on the SyntheticWSOL `val` split (never
-# `test`), the calibration of Choe et al. (CVPR 2020) used for every row
-# of the main-job table; WSOLMetric also reports the full sweep.
+# `test`), the calibration of Choe et al. (CVPR 2020); WSOLMetric also
+# reports the full sweep. To choose tau in the run instead (the tau
+# maximising GT-known Loc on `val`):
+#   python tools/analysis_tools/calibrate_wsol_threshold.py CONFIG CKPT \
+#       --out THR.json
+#   python tools/test.py CONFIG CKPT --cfg-options \
+#       test_evaluator.thr_file=THR.json
 loc_thr = 0.34
 model = dict(
     data_preprocessor=dict(num_classes=num_classes),

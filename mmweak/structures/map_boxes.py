@@ -17,17 +17,23 @@ Two thresholding rules and three region-to-box rules are implemented
 Box conventions: ``'reference'`` reproduces the reference code, whose right /
 bottom ends are one past the last foreground pixel (``x + w``; clipped to
 ``W - 1`` for contours); ``'inclusive'`` uses the last foreground pixel.
+
+:func:`wsol_map_boxes` is the one box rule of mmweak: ``WSOLMetric`` scores
+the boxes it returns and the overlays draw the same boxes.
 """
-from typing import Union
+from typing import Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 import torch
 
+from .map_ops import resize_maps
+
 ArrayLike = Union[torch.Tensor, np.ndarray]
 
 BOX_METHODS = ('largest_cc', 'largest_contour')
 BOX_CONVENTIONS = ('reference', 'inclusive')
+MAP_NORMALIZATIONS = ('clip', 'minmax')
 
 
 def _check_convention(box_convention: str) -> None:
@@ -201,7 +207,8 @@ def boxes_from_maps(maps: ArrayLike,
         raise ValueError('`maps` must have shape (B, H, W) or (H, W), got '
                          f'{maps.shape}.')
     if method == 'largest_cc':
-        masks = (maps > thr).astype(np.uint8)
+        # explicit float32 threshold: the same comparison on every numpy
+        masks = (maps > np.float32(thr)).astype(np.uint8)
         boxes = [largest_cc_box(m, box_convention) for m in masks]
     else:
         quantized = quantize_maps(maps)
@@ -213,3 +220,106 @@ def boxes_from_maps(maps: ArrayLike,
     if not boxes:
         return torch.zeros((0, 4), dtype=torch.float32)
     return torch.from_numpy(np.stack(boxes))
+
+
+def minmax_maps(maps: np.ndarray) -> np.ndarray:
+    """Min-max normalise each map of a stack (Choe et al.'s rule).
+
+    Constant maps and maps containing NaN become all zeros.
+
+    Args:
+        maps (np.ndarray): Maps (B, H, W).
+
+    Returns:
+        np.ndarray: float32 maps (B, H, W) in [0, 1].
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    flat = maps.reshape(len(maps), -1)
+    if flat.shape[1] == 0:
+        return maps.copy()
+    low = flat.min(axis=1, keepdims=True)
+    span = flat.max(axis=1, keepdims=True) - low
+    valid = span > 0  # False for constant maps and NaN spans
+    normed = (flat - low) / np.where(valid, span, 1)
+    normed[~valid[:, 0]] = 0
+    return normed.reshape(maps.shape).astype(np.float32, copy=False)
+
+
+def prepare_wsol_maps(maps: ArrayLike,
+                      img_shape: Optional[Sequence[int]] = None,
+                      interpolation: str = 'bilinear',
+                      normalization: str = 'clip') -> np.ndarray:
+    """Bring maps to the image frame and the range the WSOL metric scores.
+
+    Args:
+        maps (Tensor | np.ndarray): Maps (B, h, w) or one map (h, w) with
+            values in [0, 1].
+        img_shape (Sequence[int], optional): (H, W) of the image the boxes
+            refer to; None keeps the maps' size.
+        interpolation (str): ``'bilinear'`` or ``'bicubic'`` resizing with
+            half-pixel centres (OpenCV semantics). Defaults to
+            ``'bilinear'``.
+        normalization (str): ``'clip'`` (``paper`` preset: clip to [0, 1],
+            NaN becomes 0) or ``'minmax'`` (``choe`` preset: per-map min-max
+            after resizing; constant or NaN maps become 0). Defaults to
+            ``'clip'``.
+
+    Returns:
+        np.ndarray: float32 maps (B, H, W).
+    """
+    if normalization not in MAP_NORMALIZATIONS:
+        raise ValueError(f'`normalization` must be one of '
+                         f'{MAP_NORMALIZATIONS}, got {normalization!r}.')
+    if isinstance(maps, torch.Tensor):
+        maps = maps.detach().cpu().float().numpy()
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim == 2:
+        maps = maps[None]
+    if maps.ndim != 3:
+        raise ValueError('`maps` must have shape (B, H, W) or (H, W), got '
+                         f'{maps.shape}.')
+    if img_shape is not None:
+        img_shape = tuple(int(v) for v in img_shape[:2])
+        if tuple(maps.shape[-2:]) != img_shape:
+            maps = resize_maps(torch.from_numpy(maps),
+                               img_shape,
+                               mode=interpolation).numpy()
+    if normalization == 'minmax':
+        return minmax_maps(maps)
+    # NaN and negative values become 0
+    return np.where(maps > 0, np.minimum(maps, 1), np.float32(0))
+
+
+def wsol_map_boxes(
+        maps: ArrayLike,
+        thr: float,
+        img_shape: Optional[Sequence[int]] = None,
+        interpolation: str = 'bilinear',
+        normalization: str = 'clip',
+        method: str = 'largest_cc',
+        box_convention: str = 'reference') -> Tuple[np.ndarray, np.ndarray]:
+    """The fixed-threshold box of each map, as ``WSOLMetric`` scores it.
+
+    :func:`prepare_wsol_maps` followed by :func:`boxes_from_maps`. The
+    metric and the overlays (``WSOLVisualizationHook``) both call it, so a
+    drawn box is the scored box.
+
+    Args:
+        maps (Tensor | np.ndarray): Maps (B, h, w) or (h, w) in [0, 1].
+        thr (float): Threshold tau in [0, 1].
+        img_shape (Sequence[int], optional): (H, W) of the image frame.
+        interpolation (str): ``'bilinear'`` or ``'bicubic'``.
+        normalization (str): ``'clip'`` or ``'minmax'``.
+        method (str): ``'largest_cc'`` or ``'largest_contour'``.
+        box_convention (str): ``'reference'`` or ``'inclusive'``.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: The prepared float32 maps (B, H, W)
+        and the float32 boxes (B, 4), x0, y0, x1, y1.
+    """
+    prepared = prepare_wsol_maps(maps, img_shape, interpolation, normalization)
+    boxes = boxes_from_maps(prepared,
+                            thr,
+                            method=method,
+                            box_convention=box_convention).numpy()
+    return prepared, boxes.reshape(-1, 4)

@@ -83,10 +83,16 @@ class WSOLVisualizer(Visualizer):
                     boxes,
                     edge_colors=colour,
                     line_widths=2)
+        text = ''
         if 'pred_label' in data_sample:
             text = f'pred {int(data_sample.pred_label[0])}'
             if 'gt_label' in data_sample:
                 text += f' / gt {int(data_sample.gt_label[0])}'
+        if data_sample.get('loc_thr') is not None:
+            # the scored box's threshold (WSOLVisualizationHook), own line
+            sep = '\n' if text else ''
+            text += f'{sep}tau {data_sample.loc_thr:.2f}'
+        if text:
             self.draw_texts(
                 text,
                 torch.tensor([2, 2]),
@@ -113,7 +119,9 @@ class WSOLVisualizer(Visualizer):
             image (np.ndarray): ``(H, W, 3)`` uint8 RGB image as the model
                 saw it.
             data_sample (DataSample): Holds ``loc_map``, ``gt_bboxes``,
-                ``pred_bboxes``, ``pred_label`` and ``gt_label`` when present.
+                ``pred_bboxes``, ``pred_label``, ``gt_label`` and the
+                metainfo ``loc_thr`` (the threshold of ``pred_bboxes``)
+                when present.
             show (bool): Show in a window. Defaults to False.
             wait_time (float): Seconds to wait when showing. Defaults to 0.
             out_file (str, optional): Also write the drawing to this file.

@@ -110,3 +110,36 @@ def test_boxes_from_maps_rejects_bad_arguments():
         boxes_from_maps(torch.zeros(1, 4, 4), 0.5, box_convention='open')
     with pytest.raises(ValueError, match='shape'):
         boxes_from_maps(torch.zeros(1, 1, 4, 4), 0.5)
+
+
+def test_wsol_map_boxes_is_resize_normalise_then_boxes_from_maps():
+    from mmweak.structures import (minmax_maps, prepare_wsol_maps, resize_maps,
+                                   wsol_map_boxes)
+    rng = np.random.default_rng(0)
+    maps = rng.random((3, 6, 6)).astype(np.float32) * 0.8 + 0.1
+    for interpolation, normalization, method in [
+        ('bilinear', 'clip', 'largest_cc'),
+        ('bicubic', 'minmax', 'largest_contour'),
+    ]:
+        resized = resize_maps(torch.from_numpy(maps), (24, 24),
+                              mode=interpolation).numpy()
+        if normalization == 'minmax':
+            expected = minmax_maps(resized)
+        else:
+            expected = np.clip(resized, 0, 1)
+        prepared, boxes = wsol_map_boxes(maps,
+                                         0.5,
+                                         img_shape=(24, 24),
+                                         interpolation=interpolation,
+                                         normalization=normalization,
+                                         method=method)
+        np.testing.assert_allclose(prepared, expected, atol=1e-6)
+        assert boxes.shape == (3, 4)
+        np.testing.assert_array_equal(
+            boxes,
+            boxes_from_maps(expected, 0.5, method=method).numpy())
+    # a constant map is all zeros after min-max (Choe et al.)
+    assert prepare_wsol_maps(np.full((4, 4), 0.3),
+                             normalization='minmax').max() == 0
+    with pytest.raises(ValueError, match='normalization'):
+        prepare_wsol_maps(maps, normalization='none')

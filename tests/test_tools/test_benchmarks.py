@@ -31,7 +31,8 @@ CASES = {
          rf'inference +SAT +{NUMBER} img/s']),
     'bench_wsol_metric.py': (
         ['--num', '12', '--size', '32', '--with-masks'],
-        [r'maxboxacc_v2=', r'\| WSOLMetric process\+compute_metrics \|']),
+        [r'(maxboxacc_v2|boxacc_mean)=',
+         r'\| WSOLMetric process\+compute_metrics \|']),
     'bench_eigencam.py': (
         ['--batch', '2', '--repeats', '1', '--forward-batch', '1',
          '--forward-repeats', '1', '--skip-reference'],

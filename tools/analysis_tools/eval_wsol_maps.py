@@ -17,7 +17,8 @@ of ``resize224``); the metric resizes it to that image and scores it
 against the boxes (and masks, if any) that the pipeline carries.
 
 Without ``--scores`` only localization metrics that do not depend on the
-class prediction are reported (GT-known Loc, MaxBoxAccV2, PxAP, ...).
+class prediction are reported (GT-known Loc, fixed-threshold BoxAcc with
+``--preset paper`` or MaxBoxAccV2 with ``--preset choe``, PxAP, ...).
 ``--scores`` is an ``.npz`` of per-image class-score vectors keyed by stem.
 """
 import argparse

@@ -27,7 +27,27 @@ train_dataloader = dict(
                  pipeline=train_pipeline),
 )
 
+# `val` (the train-fullsup role of Choe et al.: thresholds and other
+# choices are made here) and `test` (reported) are separate streams of the
+# same generator; nothing is tuned on `test`.
 val_dataloader = dict(
+    batch_size=64,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type,
+                 num_classes=num_classes,
+                 num_samples=500,
+                 img_size=img_size,
+                 split='val',
+                 seed=0,
+                 with_mask=True,
+                 test_mode=True,
+                 pipeline=test_pipeline),
+)
+# threshold sweep (MaxBoxAccV2) and PxAP / PIoU from the masks
+val_evaluator = dict(type='WSOLMetric', preset='choe')
+
+test_dataloader = dict(
     batch_size=64,
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
@@ -41,8 +61,4 @@ val_dataloader = dict(
                  test_mode=True,
                  pipeline=test_pipeline),
 )
-# threshold sweep (MaxBoxAccV2) and PxAP / PIoU from the masks
-val_evaluator = dict(type='WSOLMetric', preset='choe')
-
-test_dataloader = val_dataloader
 test_evaluator = val_evaluator

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from mmweak.structures import (bbox_overlaps, choe_threshold_levels,
-                               quantize_maps)
+                               largest_cc_box, quantize_maps)
 
 
 def sweep_thresholds(interval: float = 0.01) -> np.ndarray:
@@ -153,6 +153,66 @@ def sweep_max_ious(
     if return_largest:
         return best[inverse], largest[inverse]
     return best[inverse]
+
+
+def sweep_box_ious(score_map: np.ndarray,
+                   gt_bboxes: np.ndarray,
+                   thresholds: np.ndarray,
+                   method: str = 'largest_cc',
+                   iou_offset: int = 1,
+                   box_convention: str = 'reference') -> np.ndarray:
+    """IoU of the single fixed-threshold box with the GT at every threshold.
+
+    At each ``tau`` the box is exactly the one
+    :func:`~mmweak.structures.boxes_from_maps` gives for ``score_map`` at
+    ``tau`` with ``method`` (the box behind GT-known / Top-1 Loc), so
+    ``argmax_tau mean_n 1[IoU_n(tau) >= 0.5]`` is the threshold maximising
+    GT-known Loc. ``largest_contour`` reuses :func:`sweep_max_ious`;
+    ``largest_cc`` (foreground ``s > tau``) labels each distinct foreground
+    once (thresholds between the same two map values share it).
+
+    Args:
+        score_map (np.ndarray): Prepared map (H, W) in [0, 1].
+        gt_bboxes (np.ndarray): Ground-truth boxes (G, 4).
+        thresholds (np.ndarray): Ascending thresholds (T,).
+        method (str): ``'largest_cc'`` or ``'largest_contour'``.
+            Defaults to ``'largest_cc'``.
+        iou_offset (int): 1 (inclusive IoU, default) or 0.
+        box_convention (str): ``'reference'`` (default) or ``'inclusive'``.
+
+    Returns:
+        np.ndarray: float64 (T,) IoU per threshold (max over GT boxes; 0 if
+        G == 0).
+    """
+    if method == 'largest_contour':
+        return sweep_max_ious(score_map,
+                              gt_bboxes,
+                              thresholds,
+                              iou_offset=iou_offset,
+                              box_convention=box_convention,
+                              return_largest=True)[1]
+    if method != 'largest_cc':
+        raise ValueError("`method` must be 'largest_cc' or "
+                         f"'largest_contour', got {method!r}.")
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    gt_bboxes = np.asarray(gt_bboxes, dtype=np.float64).reshape(-1, 4)
+    if len(gt_bboxes) == 0:
+        return np.zeros(len(thresholds), dtype=np.float64)
+    score_map = np.asarray(score_map, dtype=np.float32)
+    # ``s > tau`` is compared in float32, as in ``boxes_from_maps``; two
+    # thresholds with the same number of map values <= tau give one mask.
+    thrs32 = thresholds.astype(np.float32)
+    values = np.unique(score_map)
+    keys = np.searchsorted(values, thrs32, side='right')
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    ious = np.empty(len(first), dtype=np.float64)
+    for j, index in enumerate(first.tolist()):
+        mask = (score_map > thrs32[index]).astype(np.uint8)
+        box = largest_cc_box(mask, box_convention)
+        ious[j] = bbox_overlaps(box[None].astype(np.float64),
+                                gt_bboxes,
+                                offset=iou_offset).max()
+    return ious[inverse.reshape(-1)]
 
 
 def max_box_acc(

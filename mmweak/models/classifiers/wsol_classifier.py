@@ -2,12 +2,11 @@
 from typing import List, Optional
 
 import torch
-import torch.nn.functional as F
 from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.structures import DataSample
 
 from mmweak.registry import MODELS
-from mmweak.structures import boxes_from_maps
+from mmweak.structures import wsol_map_boxes
 
 
 @MODELS.register_module()
@@ -20,7 +19,10 @@ class WSOLClassifier(ImageClassifier):
     ``predict`` additionally turns each ``loc_map`` into ``pred_bboxes`` in
     the pixels of the network input: the map is upsampled bilinearly to the
     input size, min-max normalised, thresholded at ``loc_thr`` and the box of
-    the largest 8-connected component is taken (the ``paper`` protocol).
+    the largest 8-connected component is taken (the ``paper`` protocol,
+    through the shared :func:`~mmweak.structures.wsol_map_boxes`). The
+    metric and the overlays use ``WSOLMetric``'s own box rule and threshold,
+    not these boxes.
 
     Args:
         backbone (dict): Backbone config, e.g. ``dict(type='mmpretrain.ResNet',
@@ -77,11 +79,16 @@ class WSOLClassifier(ImageClassifier):
         if not samples or 'loc_map' not in samples[0]:
             return samples
         maps = torch.stack([s.loc_map for s in samples]).float()
-        maps = F.interpolate(
-            maps[:, None], size=tuple(input_size), mode='bilinear',
-            align_corners=False)[:, 0]
-        boxes = boxes_from_maps(
-            maps, self.loc_thr, method=self.box_method).to(maps.device)
+        # the shared box rule of WSOLMetric's ``paper`` preset (bilinear
+        # resizing, values clipped to [0, 1]) at the model's own threshold
+        _, boxes = wsol_map_boxes(
+            maps,
+            self.loc_thr,
+            img_shape=tuple(input_size),
+            interpolation='bilinear',
+            normalization='clip',
+            method=self.box_method)
+        boxes = torch.from_numpy(boxes).to(maps.device)
         for sample, box in zip(samples, boxes):
             sample.set_field(box[None].float(), 'pred_bboxes',
                              dtype=torch.Tensor)

@@ -3,9 +3,9 @@ import cv2
 import numpy as np
 import pytest
 
-from mmweak.evaluation.functional import (max_box_acc, sweep_max_ious,
-                                          sweep_thresholds)
-from mmweak.structures import bbox_overlaps
+from mmweak.evaluation.functional import (max_box_acc, sweep_box_ious,
+                                          sweep_max_ious, sweep_thresholds)
+from mmweak.structures import bbox_overlaps, boxes_from_maps
 
 
 def _per_threshold_reference(score_map, gt_bboxes, thresholds):
@@ -119,3 +119,34 @@ def test_sweep_thresholds_follow_numpy_arange():
     assert len(sweep_thresholds(.001)) == 1000
     with pytest.raises(ValueError, match='cam_curve_interval'):
         sweep_thresholds(0)
+
+
+@pytest.mark.parametrize('method', ['largest_cc', 'largest_contour'])
+@pytest.mark.parametrize('convention', ['reference', 'inclusive'])
+def test_fixed_box_sweep_equals_boxes_from_maps_at_every_threshold(
+        method, convention):
+    rng = np.random.default_rng(1)
+    thresholds = sweep_thresholds(0.05)
+    for _ in range(6):
+        score = _random_map(rng, size=32)
+        # thresholds that hit map values exactly (float32 comparison)
+        score[0, :3] = np.float32([0.1, 0.25, 0.5])
+        corners = rng.integers(0, 32, (2, 2, 2))
+        gt = np.concatenate([corners.min(0), corners.max(0)],
+                            axis=1).astype(np.float64)
+        expected = [
+            bbox_overlaps(
+                boxes_from_maps(score,
+                                float(thr),
+                                method=method,
+                                box_convention=convention).numpy(), gt).max()
+            for thr in thresholds
+        ]
+        got = sweep_box_ious(score,
+                             gt,
+                             thresholds,
+                             method=method,
+                             box_convention=convention)
+        np.testing.assert_allclose(got, expected)
+    assert sweep_box_ious(score, np.zeros((0, 4)), thresholds).tolist() == \
+        [0.] * len(thresholds)

@@ -12,10 +12,14 @@ from mmweak.utils import register_all_modules
 register_all_modules()
 
 PAPER_KEYS = {
-    'top1_cls', 'top5_cls', 'top1_loc', 'top5_loc', 'gt_known_loc',
+    'top1_cls', 'top5_cls', 'top1_loc', 'top5_loc', 'gt_known_loc', 'loc_thr',
+    'boxacc_iou30', 'boxacc_iou50', 'boxacc_iou70', 'boxacc_mean'
+}
+CHOE_KEYS = {
+    'top1_cls', 'top5_cls', 'top1_loc', 'top5_loc', 'gt_known_loc', 'loc_thr',
     'maxboxacc_v2', 'maxboxacc_v2_iou30', 'maxboxacc_v2_iou50',
-    'maxboxacc_v2_iou70', 'best_thr', 'boxacc_iou30', 'boxacc_iou50',
-    'boxacc_iou70'
+    'maxboxacc_v2_iou70', 'best_thr', 'best_thr_iou30', 'best_thr_iou50',
+    'best_thr_iou70', 'maxboxacc'
 }
 
 
@@ -56,9 +60,21 @@ def test_metric_is_registered_and_reports_prefixed_keys():
         _sample(0, _scores([0]), _rect_map((20, 20),
                                            (2, 2, 10, 10)), [[2, 2, 10, 10]])
     ])
-    assert {k[len('wsol/'):] for k in out} >= PAPER_KEYS
+    assert {k[len('wsol/'):] for k in out} == PAPER_KEYS
     assert all(k.startswith('wsol/') for k in out)
     assert 'wsol/pxap' not in out and 'wsol/maxboxacc' not in out
+
+
+def test_maxboxacc_v2_is_reported_only_under_the_choe_preset():
+    sample = _sample(0, _scores([0]), _rect_map((20, 20), (2, 2, 10, 10)),
+                     [[2, 2, 10, 10]])
+    paper = _evaluate(WSOLMetric(preset='paper'), [dict(sample)])
+    assert not [k for k in paper if 'maxboxacc' in k or 'best_thr' in k]
+    # BAS / SAT's "MaxBoxAccV2": the fixed-tau accuracies and their mean
+    assert paper['wsol/boxacc_mean'] == pytest.approx(
+        np.mean([paper[f'wsol/boxacc_iou{d}'] for d in (30, 50, 70)]))
+    choe = _evaluate(WSOLMetric(preset='choe'), [dict(sample)])
+    assert {k[len('wsol/'):] for k in choe} == CHOE_KEYS
 
 
 def test_topk_classification_and_localization_hand_computed():
@@ -87,6 +103,8 @@ def test_gt_known_takes_max_over_several_gt_boxes():
     ]
     out = _evaluate(WSOLMetric(), samples)
     assert out['wsol/gt_known_loc'] == pytest.approx(50.)
+    out = _evaluate(WSOLMetric(preset='choe'), samples)
+    assert out['wsol/gt_known_loc'] == pytest.approx(50.)
     assert out['wsol/maxboxacc_v2_iou50'] == pytest.approx(50.)
 
 
@@ -114,14 +132,16 @@ def test_gt_loc_map_replaces_loc_map_for_localization():
     out = _evaluate(WSOLMetric(), [sample])
     assert out['wsol/gt_known_loc'] == 100.
     assert out['wsol/top1_loc'] == 100.
+    out = _evaluate(WSOLMetric(preset='choe'), [sample])
     assert out['wsol/maxboxacc_v2_iou70'] == 100.
 
 
 def test_low_resolution_map_is_resized_to_img_shape():
     loc_map = _rect_map((5, 5), (1, 1, 3, 3))  # covers 8..24 of 40 pixels
-    out = _evaluate(
-        WSOLMetric(loc_thr=0.5),
-        [_sample(0, _scores([0]), loc_map, [[8, 8, 24, 24]], (40, 40))])
+    sample = _sample(0, _scores([0]), loc_map, [[8, 8, 24, 24]], (40, 40))
+    out = _evaluate(WSOLMetric(loc_thr=0.5), [sample])
+    assert out['wsol/gt_known_loc'] == 100.
+    out = _evaluate(WSOLMetric(preset='choe', loc_thr=0.5), [sample])
     assert out['wsol/gt_known_loc'] == 100.
     assert out['wsol/maxboxacc_v2_iou50'] == 100.
 
@@ -131,7 +151,7 @@ def test_maxboxacc_v2_picks_best_threshold():
     loc_map = _rect_map((20, 20), (2, 2, 18, 18), 0.4)
     loc_map[6:14, 6:14] = 1.
     sample = _sample(0, _scores([0]), loc_map, [[6, 6, 14, 14]])
-    out = _evaluate(WSOLMetric(loc_thr=0.2), [sample])
+    out = _evaluate(WSOLMetric(preset='choe', loc_thr=0.2), [sample])
     assert out['wsol/gt_known_loc'] == 0.  # tau = 0.2 keeps the plateau
     assert out['wsol/maxboxacc_v2'] == 100.
     # q = 255 and 102: thresholds up to int(tau * 255) < 102 keep both
