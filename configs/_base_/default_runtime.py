@@ -11,6 +11,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # numpy / random / torch generator states in every checkpoint, restored
+    # on --resume, so a resumed run continues the uninterrupted one
+    rng_state=dict(type='RNGStateHook'),
 )
 
 env_cfg = dict(

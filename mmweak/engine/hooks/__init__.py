@@ -1,3 +1,4 @@
 # Copyright (c) mmweak contributors.
 from .eigencam_hook import EigenCAMHook  # noqa: F401
+from .rng_state_hook import RNGStateHook  # noqa: F401
 from .wsol_visualization_hook import WSOLVisualizationHook  # noqa: F401
