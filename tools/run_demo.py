@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import re
 import shutil
 import subprocess
 import sys
@@ -57,33 +58,87 @@ class Step:
     extra: List[str] = field(default_factory=list)
 
 
+# Every row fine-tunes from the committed backbones of checkpoints/demo/
+# (tools/misc/pretrain_demo_backbones.py), as the papers fine-tune from
+# ImageNet weights.
 STEPS = [
     Step('CAM', 'configs/cam/cam_resnet50_synthetic.py', 'ResNet-50 (1/4 w)'),
     Step('Eigen-CAM', 'configs/eigencam/eigencam_resnet50_synthetic.py',
          'ResNet-50 (1/4 w)', train=False, test_checkpoint_from='CAM'),
     Step('BAS', 'configs/bas/bas_resnet50_synthetic.py', 'ResNet-50 (1/4 w)'),
-    Step('DeiT-pretrain',
-         'configs/sat/deit-tiny_pretrain_synthetic.py',
-         'DeiT-Tiny', row=False),
-    Step('CAM (DeiT)', 'configs/sat/cam_deit-tiny_synthetic.py', 'DeiT-Tiny',
-         init_from='DeiT-pretrain'),
-    Step('SAT', 'configs/sat/sat_deit-tiny_synthetic.py', 'DeiT-Tiny',
-         init_from='DeiT-pretrain'),
+    Step('CAM (DeiT)', 'configs/sat/cam_deit-tiny_synthetic.py', 'DeiT-Tiny'),
+    Step('SAT', 'configs/sat/sat_deit-tiny_synthetic.py', 'DeiT-Tiny'),
 ]
 
 COLUMNS = [('top1_cls', 'Top-1 Cls'), ('top1_loc', 'Top-1 Loc'),
            ('gt_known_loc', 'GT-known'), ('maxboxacc_v2', 'MaxBoxAccV2'),
-           ('pxap', 'PxAP'), ('best_thr', 'best thr')]
+           ('pxap', 'PxAP'), ('loc_thr', 'tau (val)')]
 
 
-def run(cmd: List[str], log_file: str) -> None:
-    """Run ``cmd`` with its output in ``log_file``; fail loudly."""
+# mmengine's logger lines: training (with the whole run's ETA) and test
+TRAIN_LOG = re.compile(
+    r'Epoch\(train\)\s*\[(\d+)\]\[\s*(\d+)/(\d+)\].*?eta: (\S+)')
+TEST_LOG = re.compile(r'Epoch\((?:val|test)\)\s*\[\s*(\d+)/(\d+)\]')
+
+
+class Progress:
+    """One status line per run from the tool's log lines: which run, epoch,
+    iteration and time left. Redrawn in place on a terminal; in a log (no
+    terminal) at most one line every ``interval`` seconds."""
+
+    def __init__(self, label: str, interval: float = 20.0) -> None:
+        self.label = label
+        self.interval = interval
+        self.tty = sys.stdout.isatty()
+        self.start = time.time()
+        self.last_print = 0.0
+        self.status = ''
+
+    def feed(self, line: str) -> None:
+        m = TRAIN_LOG.search(line)
+        if m:
+            epoch, it, total, eta = m.groups()
+            status = f'train epoch {epoch}, iter {it}/{total}, eta {eta}'
+        else:
+            m = TEST_LOG.search(line)
+            if not m:
+                return
+            status = f'test batch {m.group(1)}/{m.group(2)}'
+        self.status = status
+        now = time.time()
+        text = (f'  [{self.label}] {status} '
+                f'({now - self.start:.0f} s elapsed)')
+        if self.tty:
+            sys.stdout.write('\r' + text.ljust(78))
+            sys.stdout.flush()
+        elif now - self.last_print >= self.interval:
+            print(text, flush=True)
+            self.last_print = now
+
+    def close(self) -> None:
+        if self.tty and self.status:
+            sys.stdout.write('\n')
+        print(f'  [{self.label}] done in {time.time() - self.start:.0f} s',
+              flush=True)
+
+
+def run(cmd: List[str], log_file: str, label: str = '') -> None:
+    """Run ``cmd`` with its output in ``log_file`` and a progress line on
+    the terminal; fail loudly with the log's tail."""
     env = dict(os.environ)
     env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
     print('  $', ' '.join(cmd), flush=True)
+    progress = Progress(label or osp.basename(cmd[1]))
     with open(log_file, 'a') as f:
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=f,
-                              stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True,
+                                bufsize=1)
+        for line in proc.stdout:
+            f.write(line)
+            progress.feed(line)
+        proc.wait()
+    progress.close()
     if proc.returncode != 0:
         with open(log_file) as f:
             tail = f.readlines()[-40:]
@@ -117,71 +172,83 @@ def final_checkpoint(work_dir: str) -> str:
 
 
 def fmt(value: Optional[float], key: str) -> str:
-    if value is None:
+    return '-' if value is None else f'{value:.2f}'
+
+
+def fmt_spread(values: List[Optional[float]]) -> str:
+    """``mean`` for one run, ``mean ±half-range`` over several."""
+    values = [v for v in values if v is not None]
+    if not values:
         return '-'
-    return f'{value:.2f}' if key != 'best_thr' else f'{value:.2f}'
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return f'{mean:.2f}'
+    return f'{mean:.2f} ±{(max(values) - min(values)) / 2:.2f}'
 
 
 def make_table(rows: List[Dict]) -> str:
+    """One line per method; with several seeds each cell is the mean over
+    the seeds and half their range."""
     head = ['Method', 'Backbone'] + [c[1] for c in COLUMNS] + ['train s']
     lines = ['| ' + ' | '.join(head) + ' |',
              '|' + '---|' * len(head)]
     for r in rows:
         cells = [r['name'], r['backbone']]
-        cells += [fmt(r['metrics'].get(f'wsol/{k}'), k) for k, _ in COLUMNS]
-        cells.append(f"{r['train_s']:.0f}" if r['train_s'] else '-')
+        cells += [
+            fmt_spread([m.get(f'wsol/{k}') for m in r['metrics']])
+            for k, _ in COLUMNS
+        ]
+        train_s = [t for t in r['train_s'] if t]
+        cells.append(f'{sum(train_s) / len(train_s):.0f}' if train_s else '-')
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
-def run_wsol(args: argparse.Namespace) -> str:
-    """Train and test every WSOL method; return the task's results text."""
-    steps = STEPS
-    if args.only:
-        by_name = {s.name: s for s in STEPS}
-        unknown = set(args.only) - set(by_name)
-        if unknown:
-            raise SystemExit(f'unknown steps {sorted(unknown)}; choose from '
-                             f'{list(by_name)}')
-        wanted = set(args.only)
-        for s in STEPS:
-            if s.name in wanted:
-                wanted.update(filter(None, [s.init_from,
-                                            s.test_checkpoint_from]))
-        steps = [s for s in STEPS if s.name in wanted]
-    for s in steps:
-        if not osp.isfile(osp.join(ROOT, s.config)):
-            raise FileNotFoundError(f'step {s.name}: config {s.config} '
-                                    'does not exist')
+def select_steps(only: Optional[List[str]]) -> List[Step]:
+    """The steps to run: all, or ``only`` and the steps they depend on."""
+    if not only:
+        return list(STEPS)
+    by_name = {s.name: s for s in STEPS}
+    unknown = set(only) - set(by_name)
+    if unknown:
+        raise SystemExit(f'unknown steps {sorted(unknown)}; choose from '
+                         f'{list(by_name)}')
+    wanted = set(only)
+    for s in STEPS:
+        if s.name in wanted:
+            wanted.update(filter(None, [s.init_from, s.test_checkpoint_from]))
+    return [s for s in STEPS if s.name in wanted]
 
-    os.makedirs(args.work_dir, exist_ok=True)
+
+def run_wsol_seed(args: argparse.Namespace, steps: List[Step], seed: int,
+                  work_dir: str) -> List[Dict]:
+    """Train, calibrate on ``val`` and test every step with one training
+    seed; return the rows (name, backbone, metrics, train seconds)."""
+    os.makedirs(work_dir, exist_ok=True)
     ckpts: Dict[str, str] = {}
     rows = []
-    start = time.time()
     for s in steps:
-        print(f'[wsol] [{s.name}] {s.config}', flush=True)
-        wd = osp.join(args.work_dir, s.name.replace(' ', '_').replace(
+        print(f'[wsol seed {seed}] [{s.name}] {s.config}', flush=True)
+        wd = osp.join(work_dir, s.name.replace(' ', '_').replace(
             '(', '').replace(')', ''))
         os.makedirs(wd, exist_ok=True)
         log = osp.join(wd, 'demo.log')
         train_s = 0.0
         if s.train:
-            # the test step below scores the final checkpoint on the same
-            # split, so validating inside the training would repeat it
-            extra = ['--no-validate'] + list(s.extra)
-            if args.train_options:
-                extra += ['--cfg-options'] + args.train_options
+            # the rows are scored after training (calibration on val, then
+            # test), so validating inside the training would only repeat it
+            options = [f'randomness.seed={seed}'] + list(args.train_options)
             if s.init_from:
-                if '--cfg-options' not in extra:
-                    extra.append('--cfg-options')
-                extra.append(f'load_from={ckpts[s.init_from]}')
+                options.append(f'load_from={ckpts[s.init_from]}')
+            extra = ['--no-validate'] + list(s.extra) + \
+                ['--cfg-options'] + options
             key = fingerprint(s.config) + ' '.join(extra)
             stamp = osp.join(wd, 'demo_stamp.json')
             old = json.load(open(stamp)) if osp.isfile(stamp) else {}
             if args.retrain or old.get('key') != key:
                 t0 = time.time()
                 run([sys.executable, 'tools/train.py', s.config,
-                     '--work-dir', wd] + extra, log)
+                     '--work-dir', wd] + extra, log, f'{s.name} train')
                 train_s = time.time() - t0
                 with open(stamp, 'w') as f:
                     json.dump({'key': key, 'train_s': train_s}, f)
@@ -192,25 +259,64 @@ def run_wsol(args: argparse.Namespace) -> str:
         if not s.row:
             continue
         ckpt = ckpts[s.test_checkpoint_from or s.name]
+        # tau for Top-1 / GT-known Loc: chosen on the val split in this run
+        thr_file = osp.join(wd, 'thr.json')
+        run([sys.executable, 'tools/analysis_tools/calibrate_wsol_threshold.py',
+             s.config, ckpt, '--out', thr_file, '--work-dir', wd] +
+            (['--cfg-options'] + args.test_options
+             if args.test_options else []), log, f'{s.name} calibrate')
         out = osp.join(wd, 'test_metrics.json')
         run([sys.executable, 'tools/test.py', s.config, ckpt,
-             '--work-dir', wd, '--out', out, '--show-dir', 'overlays'] +
-            (['--cfg-options'] + args.test_options
-             if args.test_options else []), log)
+             '--work-dir', wd, '--out', out, '--show-dir', 'overlays',
+             '--cfg-options', f'test_evaluator.thr_file={thr_file}'] +
+            list(args.test_options), log, f'{s.name} test')
         with open(out) as f:
             metrics = json.load(f)
         shows = sorted(glob.glob(osp.join(wd, '*', 'overlays')))
-        if shows:
+        if shows and seed == args.seeds[0]:
             dst = osp.join(args.work_dir, 'overlays', osp.basename(wd))
             shutil.rmtree(dst, ignore_errors=True)
             shutil.copytree(shows[-1], dst)
         rows.append(dict(name=s.name, backbone=s.backbone, metrics=metrics,
                          train_s=train_s))
+    return rows
 
-    table = make_table(rows)
+
+def run_wsol(args: argparse.Namespace) -> str:
+    """Train and test every WSOL method with each seed of ``--seeds``;
+    return the task's results text (one table; with several seeds, the
+    mean and half-range per cell, then one table per seed)."""
+    steps = select_steps(args.only)
+    for s in steps:
+        if not osp.isfile(osp.join(ROOT, s.config)):
+            raise FileNotFoundError(f'step {s.name}: config {s.config} '
+                                    'does not exist')
+    start = time.time()
+    per_seed = {}
+    for seed in args.seeds:
+        # seed 0 keeps the historical layout WORK_DIR/<step>
+        wd = args.work_dir if seed == 0 else osp.join(args.work_dir,
+                                                      f'seed{seed}')
+        per_seed[seed] = run_wsol_seed(args, steps, seed, wd)
+    merged = []
+    for i, row in enumerate(per_seed[args.seeds[0]]):
+        merged.append(
+            dict(name=row['name'], backbone=row['backbone'],
+                 metrics=[per_seed[sd][i]['metrics'] for sd in args.seeds],
+                 train_s=[per_seed[sd][i]['train_s'] for sd in args.seeds]))
+    seeds = ', '.join(str(sd) for sd in args.seeds)
+    text = ('## WSOL\n\nSyntheticWSOL test split (500 images), metrics in %, '
+            'each tau (Top-1 / GT-known Loc) chosen on the val split in the '
+            f'run; training seed(s) {seeds}'
+            + (' (mean ±half-range)' if len(args.seeds) > 1 else '') +
+            f'; {time.time() - start:.0f} s\n\n{make_table(merged)}\n')
+    if len(args.seeds) > 1:
+        for seed in args.seeds:
+            rows = [dict(r, metrics=[r['metrics']], train_s=[r['train_s']])
+                    for r in per_seed[seed]]
+            text += f'\nSeed {seed}:\n\n{make_table(rows)}\n'
     print(f'overlays: {osp.join(args.work_dir, "overlays")}')
-    return ('## WSOL\n\nSyntheticWSOL test split, metrics in %, '
-            f'{time.time() - start:.0f} s\n\n{table}\n')
+    return text
 
 
 def run_wsss(args: argparse.Namespace) -> str:
@@ -243,6 +349,9 @@ def main() -> None:
                                                        'demo'))
     parser.add_argument('--only', nargs='+', help='WSOL: run only these '
                         'steps (and the steps they depend on)')
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0],
+                        help='WSOL: training seeds; with several, the '
+                        'table shows the mean and half-range of each cell')
     parser.add_argument('--retrain', action='store_true',
                         help='train even when a matching run exists')
     parser.add_argument('--train-options', nargs='+', default=[],

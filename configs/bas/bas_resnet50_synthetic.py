@@ -1,5 +1,6 @@
-# BAS on the embedded SyntheticWSOL set, trained from scratch on the CPU:
-# the same quarter-width ResNet-50 (stem/base channels 16), data, schedule
+# BAS on the embedded SyntheticWSOL set, fine-tuned on the CPU: the same
+# quarter-width ResNet-50 (stem/base channels 16, from the committed
+# checkpoints/demo/resnet50-w16_synthetic-cls.pth), data, schedule
 # (5 epochs) and metric preset as configs/cam/cam_resnet50_synthetic.py, so
 # the two rows of the main-job table compare the methods, not the budgets.
 # Choices below were made on the synthetic `val` split (the train-fullsup
@@ -20,19 +21,25 @@ _base_ = [
     '../_base_/wsol_runtime.py',
 ]
 num_classes = 8
-# tau for Top-1 / GT-known Loc: the best MaxBoxAccV2 (IoU 0.5) threshold of
-# this config's trained model on the SyntheticWSOL `val` split (never
-# `test`), the calibration of Choe et al. (CVPR 2020); WSOLMetric also
-# reports the full sweep. To choose tau in the run instead (the tau
-# maximising GT-known Loc on `val`):
+# tau for Top-1 / GT-known Loc. The main job chooses it on the SyntheticWSOL
+# `val` split in the run (the tau maximising GT-known Loc there) and tests
+# with it:
 #   python tools/analysis_tools/calibrate_wsol_threshold.py CONFIG CKPT \
 #       --out THR.json
 #   python tools/test.py CONFIG CKPT --cfg-options \
 #       test_evaluator.thr_file=THR.json
-loc_thr = 0.34
+# The value below is only the fallback when no calibration file is given
+# (the method's usual default); WSOLMetric also reports the full sweep.
+loc_thr = 0.5
 model = dict(
     data_preprocessor=dict(num_classes=num_classes),
-    backbone=dict(stem_channels=16, base_channels=16, init_cfg=None),
+    backbone=dict(
+        stem_channels=16,
+        base_channels=16,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='checkpoints/demo/resnet50-w16_synthetic-cls.pth',
+            prefix='backbone')),
     head=dict(
         num_classes=num_classes,
         in_channels=512,

@@ -413,8 +413,10 @@ def main(argv=None) -> dict:
     def segmenter(name, config, inputs, options):
         def body(d, log):
             roots = data_root_options(config, data_root)
-            run([py, 'tools/train.py', config, '--work-dir', d] +
-                cfg_options({**roots, **options}), log)
+            # the test below scores the final checkpoint on the same val
+            # split, so validating at the end of training would repeat it
+            run([py, 'tools/train.py', config, '--work-dir', d,
+                 '--no-validate'] + cfg_options({**roots, **options}), log)
             test_opts = {k: v for k, v in roots.items()
                          if k.startswith('test_dataloader')}
             test_opts.update(cfg.segmenter.get('test_options', {}))

@@ -1,0 +1,176 @@
+# Copyright (c) mmweak contributors.
+"""Pretrain the backbones of the WSOL main job once and export them.
+
+    python tools/misc/pretrain_demo_backbones.py [--only NAME ...]
+        [--work-dir work_dirs/demo_pretrain] [--out-dir checkpoints/demo]
+
+The papers fine-tune from ImageNet weights; the embedded SyntheticWSOL rows
+fine-tune from these instead. Each backbone is trained as a classifier by
+``tools/train.py`` on a separately seeded SyntheticWSOL (seed 1, disjoint
+from the seed-0 WSOL splits), then its ``backbone.*`` weights are written
+to ``OUT_DIR/<name>.pth`` (atomically) as ``{'state_dict', 'meta'}`` with
+the config, the validation accuracy and the command in ``meta``. The
+SHA-256 of every exported file goes to ``OUT_DIR/SHA256SUMS``, which the
+tests check against the committed files.
+
+The WSOL configs load them with
+``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone')``.
+"""
+import argparse
+import hashlib
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import tempfile
+from typing import Dict, List
+
+import torch
+
+from mmweak.utils.checkpoint import load_checkpoint_safely
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+# name -> pretraining config (a classifier whose backbone the WSOL rows use)
+BACKBONES: Dict[str, str] = {
+    'resnet50-w16_synthetic-cls':
+    'configs/cam/resnet50-w16_pretrain_synthetic.py',
+    'deit-tiny-d64_synthetic-cls':
+    'configs/sat/deit-tiny_pretrain_synthetic.py',
+}
+
+
+def sha256(path: str) -> str:
+    """Hex SHA-256 of a file."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_sums(path: str) -> Dict[str, str]:
+    """``{file name: sha256}`` of a ``sha256sum``-style file."""
+    sums: Dict[str, str] = {}
+    if osp.isfile(path):
+        with open(path) as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                parts = line.split()
+                if len(parts) != 2:
+                    raise ValueError(f'{path}:{line_no}: expected '
+                                     f'"<sha256>  <file>", got {line!r}')
+                sums[parts[1]] = parts[0]
+    return sums
+
+
+def write_sums(path: str, sums: Dict[str, str]) -> None:
+    """Write ``sums`` sorted by file name, atomically."""
+    text = ''.join(f'{digest}  {name}\n'
+                   for name, digest in sorted(sums.items()))
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename."""
+    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path) or '.',
+                               prefix='.' + osp.basename(path))
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def last_val_accuracy(work_dir: str) -> float:
+    """Top-1 accuracy of the last validation in the run's scalar log."""
+    logs = sorted(
+        osp.join(dirpath, name)
+        for dirpath, _, names in os.walk(work_dir) for name in names
+        if name == 'scalars.json')
+    if not logs:
+        raise FileNotFoundError(f'no scalars.json under {work_dir}')
+    acc = None
+    with open(logs[-1]) as f:
+        for line in f:
+            record = json.loads(line)
+            if 'accuracy/top1' in record:
+                acc = float(record['accuracy/top1'])
+    if acc is None:
+        raise KeyError(f'{logs[-1]} holds no accuracy/top1 record')
+    return acc
+
+
+def export_backbone(ckpt_path: str, out_path: str, meta: dict) -> str:
+    """Keep the ``backbone.*`` tensors of a training checkpoint."""
+    ckpt = load_checkpoint_safely(ckpt_path, map_location='cpu')
+    state = {
+        k: v.clone()
+        for k, v in ckpt['state_dict'].items() if k.startswith('backbone.')
+    }
+    if not state:
+        raise KeyError(f'{ckpt_path} has no backbone.* weights')
+    fd, tmp = tempfile.mkstemp(dir=osp.dirname(out_path),
+                               prefix='.' + osp.basename(out_path))
+    os.close(fd)
+    try:
+        torch.save({'state_dict': state, 'meta': meta}, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out_path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+    return sha256(out_path)
+
+
+def main(argv: List[str] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--only', nargs='+', choices=sorted(BACKBONES),
+                        help='pretrain only these backbones')
+    parser.add_argument('--work-dir', default='work_dirs/demo_pretrain')
+    parser.add_argument('--out-dir', default='checkpoints/demo')
+    parser.add_argument('--export-only', action='store_true',
+                        help='export the finished trainings of --work-dir '
+                        'again without training')
+    args = parser.parse_args(argv)
+
+    os.makedirs(args.out_dir, exist_ok=True)
+    sums_path = osp.join(args.out_dir, 'SHA256SUMS')
+    sums = read_sums(sums_path)
+    env = dict(os.environ)
+    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    for name in args.only or sorted(BACKBONES):
+        config = BACKBONES[name]
+        work_dir = osp.join(args.work_dir, name)
+        cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'),
+               config, '--work-dir', work_dir]
+        if not args.export_only:
+            print(f'[{name}] $ {" ".join(cmd)}', flush=True)
+            subprocess.run(cmd, cwd=ROOT, env=env, check=True)
+        with open(osp.join(work_dir, 'last_checkpoint')) as f:
+            ckpt = f.read().strip()
+        acc = last_val_accuracy(work_dir)
+        out = osp.join(args.out_dir, f'{name}.pth')
+        meta = dict(
+            config=config,
+            val_top1=acc,
+            command='python tools/misc/pretrain_demo_backbones.py '
+            f'--only {name}',
+            torch=str(torch.__version__))
+        digest = export_backbone(ckpt, out, meta)
+        sums[f'{name}.pth'] = digest
+        write_sums(sums_path, sums)
+        print(f'[{name}] val top-1 {acc:.2f} -> {out} '
+              f'({osp.getsize(out) / 2**20:.1f} MiB, sha256 {digest})',
+              flush=True)
+
+
+if __name__ == '__main__':
+    main()
