@@ -58,16 +58,18 @@ class Step:
     extra: List[str] = field(default_factory=list)
 
 
-# Every row fine-tunes from the committed backbones of checkpoints/demo/
-# (tools/misc/pretrain_demo_backbones.py), as the papers fine-tune from
-# ImageNet weights.
 STEPS = [
     Step('CAM', 'configs/cam/cam_resnet50_synthetic.py', 'ResNet-50 (1/4 w)'),
     Step('Eigen-CAM', 'configs/eigencam/eigencam_resnet50_synthetic.py',
          'ResNet-50 (1/4 w)', train=False, test_checkpoint_from='CAM'),
     Step('BAS', 'configs/bas/bas_resnet50_synthetic.py', 'ResNet-50 (1/4 w)'),
-    Step('CAM (DeiT)', 'configs/sat/cam_deit-tiny_synthetic.py', 'DeiT-Tiny'),
-    Step('SAT', 'configs/sat/sat_deit-tiny_synthetic.py', 'DeiT-Tiny'),
+    Step('DeiT-pretrain',
+         'configs/sat/deit-tiny_pretrain_synthetic.py',
+         'DeiT-Tiny', row=False),
+    Step('CAM (DeiT)', 'configs/sat/cam_deit-tiny_synthetic.py', 'DeiT-Tiny',
+         init_from='DeiT-pretrain'),
+    Step('SAT', 'configs/sat/sat_deit-tiny_synthetic.py', 'DeiT-Tiny',
+         init_from='DeiT-pretrain'),
 ]
 
 COLUMNS = [('top1_cls', 'Top-1 Cls'), ('top1_loc', 'Top-1 Loc'),

@@ -2,7 +2,8 @@
 # the spatial token), the same 3x3 conv + GAP classifier, initialisation,
 # data and schedule as sat_deit-tiny_synthetic.py; the localization map is
 # the class map of that classifier (ConvCAMHead):
-#   python tools/train.py configs/sat/cam_deit-tiny_synthetic.py
+#   python tools/train.py configs/sat/cam_deit-tiny_synthetic.py \
+#       --cfg-options load_from=work_dirs/deit-tiny_pretrain_synthetic/epoch_3.pth
 _base_ = ['./sat_deit-tiny_synthetic.py']
 # tau for Top-1 / GT-known Loc. The main job chooses it on the SyntheticWSOL
 # `val` split in the run (the tau maximising GT-known Loc there) and tests
@@ -22,11 +23,7 @@ model = dict(
         img_size=96,
         patch_size=12,
         drop_path_rate=0.1,
-        out_type='featmap',
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='checkpoints/demo/deit-tiny-d64_synthetic-cls.pth',
-            prefix='backbone')),
+        out_type='featmap'),
     head=dict(
         _delete_=True, type='ConvCAMHead', num_classes=8, in_channels=64),
     loc_thr=loc_thr)

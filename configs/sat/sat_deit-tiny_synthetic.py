@@ -1,9 +1,7 @@
-# SAT on SyntheticWSOL (train/test on seed 0): the backbone starts from the
-# committed checkpoints/demo/deit-tiny-d64_synthetic-cls.pth, the DeiT of
-# deit-tiny_pretrain_synthetic.py trained by
-# tools/misc/pretrain_demo_backbones.py (the stand-in for the paper's
-# ImageNet DeiT); the spatial token and the head start from scratch:
-#   python tools/train.py configs/sat/sat_deit-tiny_synthetic.py
+# Stage 2 of SAT on SyntheticWSOL: fine-tune SAT from the synthetic DeiT
+# classifier of deit-tiny_pretrain_synthetic.py (train/test on seed 0):
+#   python tools/train.py configs/sat/sat_deit-tiny_synthetic.py \
+#       --cfg-options load_from=work_dirs/deit-tiny_pretrain_synthetic/epoch_3.pth
 # Its baseline with the same backbone, classifier and budget but no spatial
 # token is configs/sat/cam_deit-tiny_synthetic.py.
 _base_ = [
@@ -22,16 +20,11 @@ _base_ = [
 # The value below is only the fallback when no calibration file is given
 # (the method's usual default); WSOLMetric also reports the full sweep.
 loc_thr = 0.5
-model = dict(
-    backbone=dict(
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='checkpoints/demo/deit-tiny-d64_synthetic-cls.pth',
-            prefix='backbone')),
-    loc_thr=loc_thr)
+model = dict(loc_thr=loc_thr)
 val_evaluator = dict(type='WSOLMetric', preset='choe', loc_thr=loc_thr)
 test_evaluator = val_evaluator
 
+load_from = 'work_dirs/deit-tiny_pretrain_synthetic/epoch_3.pth'
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=1, max_keep_ckpts=1),
