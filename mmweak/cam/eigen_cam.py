@@ -39,7 +39,8 @@ decomposition, which is what the reference library pytorch-grad-cam
 library's up to the per-image sign, which it leaves to LAPACK.
 """
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Optional, Tuple
+from functools import partial
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -61,31 +62,47 @@ def _check_sign(sign: str) -> str:
     return sign
 
 
-def _lapack(fn: Callable, mat: Tensor) -> Tuple[Tensor, ...]:
-    """``fn(mat)`` for a batched LAPACK routine, as a tuple of tensors.
+def _per_image(fn: Callable, *args: Optional[Tensor]) -> Tuple[Tensor, ...]:
+    """``fn(*args)`` for a routine that treats every image of a batch on its
+    own, as a tuple of tensors; ``args`` are tensors with the batch as their
+    first dimension, or None.
 
-    On the CPU, the batch of small matrices is split over
-    ``torch.get_num_threads()`` Python threads that each run LAPACK
-    single-threaded. Intra-op threads gain nothing on such small matrices,
-    and their synchronisation in every call is very slow when the cores are
-    shared with other work (a batched 49 x 49 ``eigh`` measured 0.03 s
-    single-threaded against 6 s with two OpenMP threads on a loaded 2-core
-    machine). Each matrix is decomposed on its own, so results do not depend
-    on the split. The thread setting is restored afterwards.
+    On the CPU, the batch is split over ``torch.get_num_threads()`` Python
+    threads that each run single-threaded. Intra-op (OpenMP) threads gain
+    little on the per-image work of Eigen-CAM, and their synchronisation in
+    every call is very slow when the cores are shared with other work: a
+    batched 49 x 49 ``eigh`` measured 0.03 s single-threaded against 6 s with
+    two OpenMP threads on a loaded 2-core machine, and even a per-channel
+    mean of 64 x 2048 x 7 x 7 activations 4 ms against 24 ms; the many small
+    steps of an iterative solver suffer most. Each image is treated on its
+    own, so results do not depend on the split. The thread setting is
+    restored afterwards.
     """
+    mat = args[0]
     threads = torch.get_num_threads()
-    if mat.device.type != 'cpu' or threads <= 1:
-        return tuple(fn(mat))
-    chunks = mat.chunk(min(threads, mat.shape[0]))
+    if mat.device.type != 'cpu' or threads <= 1 or not mat.shape[0]:
+        return tuple(fn(*args))
+    parts = min(threads, mat.shape[0])
+    chunks = [
+        arg.chunk(parts) if arg is not None else [None] * parts
+        for arg in args
+    ]
+    chunks = list(zip(*chunks))
     torch.set_num_threads(1)
     try:
         if len(chunks) == 1:
-            return tuple(fn(mat))
+            return tuple(fn(*args))
         with ThreadPoolExecutor(len(chunks)) as pool:
-            parts = [tuple(p) for p in pool.map(fn, chunks)]
+            outs = [tuple(p) for p in pool.map(lambda c: fn(*c), chunks)]
     finally:
         torch.set_num_threads(threads)
-    return tuple(torch.cat(outs) for outs in zip(*parts))
+    return tuple(torch.cat(out) for out in zip(*outs))
+
+
+def _lapack(fn: Callable, mat: Tensor) -> Tuple[Tensor, ...]:
+    """``fn(mat)`` for a batched LAPACK routine, as a tuple of tensors, split
+    over threads on the CPU as in :func:`_per_image`."""
+    return _per_image(fn, mat)
 
 
 def _thin_svd(mat: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
@@ -93,62 +110,154 @@ def _thin_svd(mat: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     return torch.linalg.svd(mat, full_matrices=False)
 
 
-# Gram matrices at least this large go through the verified subspace
-# iteration of ``_leading_eigenpair``; smaller ones straight to ``eigh``.
+# Gram matrices at least this large go through the Lanczos iteration of
+# ``_leading_eigenpair``; smaller ones straight to a batched ``eigh``.
 _ITERATIVE_MIN_SIZE = 96
+# Lanczos steps after which convergence is checked (the last one bounds the
+# iteration; images still unconverged there go to ``eigh``). Data with a
+# dominant component converge in 4 to 9 steps, noise-like spectra in 24 to
+# 46 (median 32); a check costs a batched ``eigh`` of the (steps x steps)
+# Lanczos matrix, several steps' worth from 32 steps on.
+_LANCZOS_CHECKS = (8, 16, 32, 38, 44, 52, 64, 80, 96)
+# convergence: residual ||G v - theta v|| <= _LANCZOS_TOL * eps * theta, a
+# backward error of the order of ``eigh``'s in the same precision
+_LANCZOS_TOL = 8
 
 
 def _leading_eigenpair(gram: Tensor,
-                       block: int = 8,
-                       steps: int = 8,
-                       orth_every: int = 4,
-                       tol: float = 1e-4,
-                       min_gap: float = 1e-2) -> Tuple[Tensor, Tensor]:
+                       tol: Optional[float] = None,
+                       checks: Sequence[int] = _LANCZOS_CHECKS
+                       ) -> Tuple[Tensor, Tensor]:
     """Largest eigenvalue ``(B,)`` and its unit eigenvector ``(B, N)`` of a
     batch of symmetric positive semi-definite matrices ``(B, N, N)``.
 
-    Exact up to the solver's rounding. For ``N >= _ITERATIVE_MIN_SIZE`` a
-    block power (subspace) iteration with ``block`` vectors runs ``steps``
-    batched products ``G @ Q`` (re-orthonormalised every ``orth_every``),
-    followed by a Rayleigh-Ritz step; then every image is checked: its
-    residual ``||G v - lambda v||`` must be below ``tol * lambda`` and the
-    two leading Ritz values must be ``min_gap * lambda`` apart (otherwise
-    the eigenvector is ill-conditioned or the subspace has not converged).
-    Images that fail are recomputed with a full ``eigh``. The start block
-    comes from a private fixed-seed generator, so results depend neither on
-    the batch nor on the global RNG.
+    Matrices smaller than ``_ITERATIVE_MIN_SIZE`` go to a batched ``eigh``.
+    Larger ones run a batched Lanczos iteration with full
+    re-orthogonalisation (classical Gram-Schmidt, twice) from one start
+    vector drawn from a private fixed-seed generator, so an image's result
+    depends neither on the rest of the batch nor on the global RNG. After the
+    steps in ``checks`` the tridiagonal Lanczos matrix is diagonalised; an
+    image is done as soon as the residual of its leading Ritz pair,
+    ``||G v - theta v|| = beta_m |y_m|``, is at most ``tol * theta`` (default
+    ``tol``: ``_LANCZOS_TOL`` machine epsilons of the dtype, about the
+    residual of ``eigh``'s own result), i.e. ``v`` is the exact leading
+    eigenvector of a matrix within ``tol * theta`` of ``G``. Its angle to the
+    true eigenvector is then at most ``tol * theta / gap`` (``gap`` = lambda_1
+    - lambda_2), the same conditioning as ``eigh``; with a (near-)repeated
+    leading eigenvalue the result is a unit vector of the leading eigenspace
+    (the component of the start vector in it), as arbitrary as ``eigh``'s.
+    A zero matrix gives a zero pair. Images not converged after the last
+    check fall back to ``eigh``.
+
+    Cost: one pass over ``G`` per step (as a batched vector-matrix product,
+    the fast layout on the CPU) plus the checks; data with a dominant
+    component converge at the first or second check, noise-like
+    (Marchenko-Pastur) spectra within 24 to 48 steps; a full ``eigh`` per
+    image costs several times as much even then.
     """
     batch, num, _ = gram.shape
-    block = min(block, num)
     if num < _ITERATIVE_MIN_SIZE or batch == 0:
         vals, vecs = _lapack(torch.linalg.eigh, gram)
         return vals[..., -1], vecs[..., -1]
-    tiny = torch.finfo(gram.dtype).tiny
-    gen = torch.Generator(device=gram.device).manual_seed(0)
-    basis = torch.randn(
-        num, block, generator=gen, device=gram.device, dtype=gram.dtype)
-    basis = basis.expand(batch, num, block)
+    dtype, device = gram.dtype, gram.device
+    eps = torch.finfo(dtype).eps
+    tol = _LANCZOS_TOL * eps if tol is None else tol
+    steps = min(max(checks), num)
+    checks = {c for c in checks if c < steps} | {steps}
+    gen = torch.Generator().manual_seed(0)
+    start = torch.randn(num, generator=gen, dtype=torch.float64)
+    start = (start / start.norm()).to(device=device, dtype=dtype)
+    val = gram.new_zeros(batch)
+    vec = gram.new_zeros(batch, num)
+    rows = torch.arange(batch, device=device)  # images still iterating
+    pending = torch.ones(batch, dtype=torch.bool, device=device)
+    mats = gram
+    # Lanczos vectors as rows (a row is written before it is read)
+    basis = gram.new_empty(batch, steps + 1, num)
+    basis[:, 0] = start
+    alphas: List[Tensor] = []  # diagonal of the Lanczos matrix, (B,) each
+    betas: List[Tensor] = []  # its off-diagonal
+    # a norm below this means an invariant Krylov space (lambda_1 <= trace);
+    # the next vector is then (near) zero
+    floor = (eps * torch.diagonal(gram, dim1=1, dim2=2).sum(-1)).clamp(
+        min=torch.finfo(dtype).tiny).unsqueeze(-1)
+    cur = basis[:, 0]
     for step in range(steps):
-        basis = gram @ basis
-        if (step + 1) % orth_every == 0 or step + 1 == steps:
-            basis = _lapack(torch.linalg.qr, basis)[0]  # (B, N, q)
-    ritz = basis.transpose(1, 2) @ gram @ basis  # (B, q, q)
-    ritz = (ritz + ritz.transpose(1, 2)) / 2
-    thetas, coords = torch.linalg.eigh(ritz)  # small q x q problems
-    val = thetas[:, -1]
-    vec = (basis @ coords[..., -1:]).squeeze(-1)
-    resid = torch.linalg.vector_norm(
-        (gram @ vec.unsqueeze(-1)).squeeze(-1) - val.unsqueeze(-1) * vec,
-        dim=-1)
-    scale = val.abs().clamp(min=tiny)
-    ok = (resid <= tol * scale) & (thetas[:, -1] - thetas[:, -2] >=
-                                   min_gap * scale)
-    bad = (~ok).nonzero().squeeze(-1)
-    if bad.numel():
-        vals, vecs = _lapack(torch.linalg.eigh, gram[bad])
-        val = val.index_copy(0, bad, vals[..., -1])
-        vec = vec.index_copy(0, bad, vecs[..., -1])
+        # G q as q^T G (G is symmetric): much faster than a batched
+        # matrix-vector product on the CPU
+        new = torch.bmm(cur.unsqueeze(1), mats)  # (B, 1, N)
+        prev = basis[:, :step + 1]  # (B, j, N)
+        # full re-orthogonalisation, classical Gram-Schmidt twice; the first
+        # coefficient on the newest vector is alpha = q^T G q
+        coef = torch.bmm(new, prev.transpose(1, 2))  # (B, 1, j)
+        alphas.append(coef[:, 0, step])
+        new = torch.baddbmm(new, coef, prev, alpha=-1)
+        coef = torch.bmm(new, prev.transpose(1, 2))
+        new = torch.baddbmm(new, coef, prev, alpha=-1).squeeze(1)
+        norm = torch.linalg.vector_norm(new, dim=-1, keepdim=True)
+        betas.append(norm.squeeze(-1))
+        cur = new / torch.maximum(norm, floor)
+        basis[:, step + 1] = cur
+        if step + 1 not in checks:
+            continue
+        size = step + 1
+        # check the images not yet done
+        pick = pending.nonzero().squeeze(-1)
+        alpha = torch.stack(alphas, dim=-1)[pick]
+        beta = torch.stack(betas, dim=-1)[pick]
+        off = torch.diag_embed(beta[:, :-1], offset=1)
+        thetas, coords = torch.linalg.eigh(
+            torch.diag_embed(alpha) + off + off.transpose(1, 2))
+        theta, coord = thetas[:, -1], coords[..., -1]
+        resid = beta[:, -1] * coord[:, -1].abs()
+        done = (resid <= tol * theta) | (theta <= 0)  # theta <= 0: G = 0
+        if not done.any():
+            continue
+        got = pick[done]
+        val[rows[got]] = theta[done]
+        vec[rows[got]] = torch.bmm(coord[done].unsqueeze(1),
+                                   basis[got, :size]).squeeze(1)
+        pending[got] = False
+        left = int(pending.sum())
+        if not left:
+            break
+        if 2 * left <= pending.numel():
+            # go on with the others only once they are at most half (the
+            # copy costs about a step; done images otherwise keep iterating
+            # without effect on their result)
+            keep = pending.nonzero().squeeze(-1)
+            rows, mats, pending = rows[keep], mats[keep], pending[keep]
+            basis = basis[keep]
+            alphas = [a[keep] for a in alphas]
+            betas = [b[keep] for b in betas]
+            floor, cur = floor[keep], cur[keep]
+    rows = rows[pending]
+    if rows.numel():
+        vals, vecs = _lapack(torch.linalg.eigh, gram[rows])
+        val[rows] = vals[..., -1]
+        vec[rows] = vecs[..., -1]
     return val, vec
+
+
+def _gram_projection(mat: Tensor,
+                     check_nan: bool = False) -> Optional[Tensor]:
+    """``mat @ v1`` (B, N) for a batch ``mat`` (B, N, C), arbitrary sign per
+    image, from the leading eigenpair of the Gram matrix on the smaller side
+    (exact up to the solver's rounding; see ``_leading_eigenpair``). With
+    ``check_nan``, None when the Gram matrix has a NaN on its diagonal (i.e.
+    ``mat`` has one)."""
+    num, chans = mat.shape[-2:]
+    side = chans <= num
+    gram = torch.bmm(mat.transpose(1, 2), mat) if side else \
+        torch.bmm(mat, mat.transpose(1, 2))  # (B, C, C) or (B, N, N)
+    if check_nan and torch.diagonal(gram, dim1=1, dim2=2).isnan().any():
+        return None
+    val, vec = _leading_eigenpair(gram)
+    if side:
+        # mat @ v1, as a row-vector product (the fast layout on the CPU)
+        return torch.bmm(vec.unsqueeze(1), mat.transpose(1, 2)).squeeze(1)
+    # O v1 = s1 u1 and s1^2 is the largest eigenvalue of O O^T
+    return vec * val.clamp(min=0).sqrt().unsqueeze(-1)
 
 
 def _leading_projection(mat: Tensor, solver: str, q: int = 6,
@@ -158,15 +267,7 @@ def _leading_projection(mat: Tensor, solver: str, q: int = 6,
     arbitrary sign per image."""
     num, chans = mat.shape[-2:]
     if solver == 'gram':
-        # Decompose the Gram matrix on the smaller side (exact, batched).
-        if chans <= num:
-            gram = mat.transpose(1, 2) @ mat  # (B, C, C)
-            _, vec = _leading_eigenpair(gram)
-            return (mat @ vec.unsqueeze(-1)).squeeze(-1)
-        gram = mat @ mat.transpose(1, 2)  # (B, N, N)
-        # O v1 = s1 u1 and s1^2 is the largest eigenvalue of O O^T
-        val, vec = _leading_eigenpair(gram)
-        return vec * val.clamp(min=0).sqrt().unsqueeze(-1)
+        return _gram_projection(mat)
     if solver == 'svd':
         left, sing, _ = _lapack(_thin_svd, mat)
         return left[..., 0] * sing[..., :1]
@@ -203,7 +304,7 @@ def _orientation(proj: Tensor, mat: Tensor, sign: str,
     if sign == 'max_abs':
         return max_abs
     # channel_mean: v1 = A^T L / ||L||^2 (exact for the leading pair)
-    v1 = (mat.transpose(1, 2) @ proj.unsqueeze(-1)).squeeze(-1)
+    v1 = torch.bmm(proj.unsqueeze(1), mat).squeeze(1)  # (B, C)
     total = v1.sum(dim=1)
     tied = total.abs() <= _TIE_TOL * v1.abs().sum(dim=1)
     return torch.where(tied, max_abs, torch.where(total < 0, -ones, ones))
@@ -226,10 +327,10 @@ def eigen_projection(activations: Tensor,
             ``'max'``) or ``'none'``; see the module docstring.
         solver (str): ``'gram'`` (default; exact: the leading eigenpair of
             the Gram matrix on the smaller of HW and C, by batched ``eigh``
-            or, from 96 x 96 up, by a verified subspace iteration with an
-            ``eigh`` fallback), ``'svd'`` (batched thin
-            SVD) or ``'lowrank'`` (deterministic randomized subspace
-            iteration, for very large maps such as FPN P2).
+            or, from 96 x 96 up, by a batched Lanczos iteration converged to
+            ``eigh``'s residual, with an ``eigh`` fallback), ``'svd'``
+            (batched thin SVD) or ``'lowrank'`` (deterministic randomized
+            subspace iteration, for very large maps such as FPN P2).
         valid_mask (Tensor, optional): (B, H, W) bool, True on positions of
             the image (False on batch padding). Padded positions are left out
             of the mean and of the decomposition and get 0.
@@ -247,41 +348,69 @@ def eigen_projection(activations: Tensor,
     batch, chans, height, width = activations.shape
     dtype = torch.float64 if activations.dtype == torch.float64 \
         else torch.float32
+    mask = None
+    if valid_mask is not None:
+        if tuple(valid_mask.shape) != (batch, height, width):
+            raise ValueError('`valid_mask` must have shape (B, H, W) = '
+                             f'{(batch, height, width)}, got '
+                             f'{tuple(valid_mask.shape)}.')
+        mask = valid_mask.to(device=activations.device, dtype=torch.bool)
+        mask = mask.flatten(1)  # (B, HW)
     with torch.no_grad():
-        feats = torch.nan_to_num(  # NaN -> 0 in one pass; inf is kept
-            activations.detach().to(dtype),
-            nan=0.0,
-            posinf=float('inf'),
-            neginf=float('-inf'))
-        mat = feats.flatten(2).transpose(1, 2)  # (B, HW, C)
-        mask = None
-        if valid_mask is not None:
-            if tuple(valid_mask.shape) != (batch, height, width):
-                raise ValueError(
-                    '`valid_mask` must have shape (B, H, W) = '
-                    f'{(batch, height, width)}, got '
-                    f'{tuple(valid_mask.shape)}.')
-            mask = valid_mask.to(device=mat.device, dtype=torch.bool)
-            mask = mask.flatten(1)  # (B, HW)
-            mat = mat * mask.unsqueeze(-1).to(dtype)
-        if center:
-            if mask is None:
-                mat = mat - mat.mean(dim=1, keepdim=True)
-            else:
-                count = mask.sum(dim=1).clamp(min=1).to(dtype)
-                mean = mat.sum(dim=1) / count.unsqueeze(-1)
-                mat = (mat - mean.unsqueeze(1)) * mask.unsqueeze(-1).to(dtype)
         # TF32 would square its rounding error into the Gram matrix
         tf32 = torch.backends.cuda.matmul.allow_tf32
         torch.backends.cuda.matmul.allow_tf32 = False
         try:
-            proj = _leading_projection(mat, solver)
+            # the whole per-image computation, split over threads on the CPU
+            proj = _per_image(
+                partial(
+                    _projection,
+                    center=center,
+                    sign=sign,
+                    solver=solver,
+                    dtype=dtype), activations.detach(), mask)[0]
         finally:
             torch.backends.cuda.matmul.allow_tf32 = tf32
-        proj = proj * _orientation(proj, mat, sign, mask).unsqueeze(-1)
-        if mask is not None:
-            proj = proj * mask.to(dtype)
     return proj.reshape(batch, height, width)
+
+
+def _projection(feats: Tensor,
+                mask: Optional[Tensor],
+                center: bool,
+                sign: str,
+                solver: str,
+                dtype: torch.dtype,
+                nan_checked: bool = False) -> Tuple[Tensor]:
+    """Body of :func:`eigen_projection` for (a chunk of) the batch: ``feats``
+    (B, C, H, W), ``mask`` (B, HW) bool or None; returns ((B, HW), )."""
+    feats = feats.to(dtype)
+    # NaN -> 0 (inf is kept). On the CPU the gram solver skips this pass
+    # over the activations: a NaN anywhere reaches the diagonal of the Gram
+    # matrix, and the chunk is then computed again with it.
+    skip = solver == 'gram' and feats.device.type == 'cpu' and not nan_checked
+    if not skip:
+        feats = torch.nan_to_num(
+            feats, nan=0.0, posinf=float('inf'), neginf=float('-inf'))
+    mat = feats.flatten(2).transpose(1, 2)  # (B, HW, C)
+    if mask is not None:
+        mat = mat * mask.unsqueeze(-1).to(dtype)
+    if center:
+        if mask is None:
+            mat = mat - mat.mean(dim=1, keepdim=True)
+        else:
+            count = mask.sum(dim=1).clamp(min=1).to(dtype)
+            mean = mat.sum(dim=1) / count.unsqueeze(-1)
+            mat = (mat - mean.unsqueeze(1)) * mask.unsqueeze(-1).to(dtype)
+    if solver == 'gram':
+        proj = _gram_projection(mat, check_nan=skip)
+        if proj is None:
+            return _projection(feats, mask, center, sign, solver, dtype, True)
+    else:
+        proj = _leading_projection(mat, solver)
+    proj = proj * _orientation(proj, mat, sign, mask).unsqueeze(-1)
+    if mask is not None:
+        proj = proj * mask.to(dtype)
+    return (proj, )
 
 
 def normalize_cams(cams: Tensor,

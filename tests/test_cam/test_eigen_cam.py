@@ -1,4 +1,6 @@
 # Copyright (c) mmweak contributors.
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -108,7 +110,7 @@ def test_max_alias_is_the_max_abs_rule():
 
 
 @pytest.mark.parametrize('center', [False, True])
-def test_large_grams_take_the_verified_iteration_and_match_eigh(center):
+def test_large_grams_take_the_lanczos_iteration_and_match_eigh(center):
     # 14 x 14 positions (> _ITERATIVE_MIN_SIZE) and fewer than 196 channels
     feats = structured_activations(batch=5, chans=240, height=14, width=14,
                                    dtype=torch.float32)
@@ -128,15 +130,152 @@ def test_large_grams_take_the_verified_iteration_and_match_eigh(center):
     assert torch.allclose(ours.double(), ref, atol=1e-4)
 
 
-def test_iteration_falls_back_to_eigh_when_unconverged():
-    # identity-like Gram matrices: no gap between the leading eigenvalues,
-    # so the Ritz check fails and eigh gives the answer
+def test_repeated_leading_eigenvalue_gives_a_vector_of_its_eigenspace():
+    # identity Gram matrices: every unit vector is a leading eigenvector
+    # (the start vector's Krylov space is invariant at once)
     gram = torch.eye(128).repeat(3, 1, 1)
     gram[1, 7, 7] = 3.  # one image with a clear leading direction
     val, vec = _leading_eigenpair(gram)
     assert torch.allclose(val, torch.tensor([1., 3., 1.]))
     assert torch.allclose(vec[1].abs(), torch.eye(128)[7], atol=1e-5)
     assert torch.allclose(vec.norm(dim=-1), torch.ones(3))
+    # a zero matrix gives a zero pair (a zero map), not NaN
+    val, vec = _leading_eigenpair(torch.zeros(2, 100, 100))
+    assert torch.equal(val, torch.zeros(2))
+    assert torch.equal(vec, torch.zeros(2, 100))
+
+
+def test_iteration_falls_back_to_eigh_when_unconverged():
+    gen = torch.Generator().manual_seed(0)
+    mat = torch.randn(3, 128, 200, generator=gen, dtype=torch.float64)
+    gram = mat @ mat.transpose(1, 2)
+    # a zero tolerance is never met: every image goes to eigh (8 Lanczos
+    # steps alone are far from converged on this noise-like spectrum)
+    val, vec = _leading_eigenpair(gram, tol=0., checks=(8, ))
+    vals, vecs = torch.linalg.eigh(gram)
+    assert torch.allclose(val, vals[:, -1], rtol=1e-13, atol=0)
+    assert torch.allclose(vec.abs(), vecs[..., -1].abs(), atol=1e-12)
+
+
+def low_rank_activations(sigmas, noise=0., batch=3, chans=300, height=14,
+                         width=14, seed=0, dtype=torch.float64):
+    """(B, C, H, W) activations whose (HW x C) matrix is U diag(sigmas) V^T
+    plus Gaussian noise; also returns U (B, HW, r)."""
+    gen = torch.Generator().manual_seed(seed)
+    num, rank = height * width, len(sigmas)
+    left = torch.linalg.qr(
+        torch.randn(batch, num, rank, generator=gen, dtype=dtype))[0]
+    right = torch.linalg.qr(
+        torch.randn(batch, chans, rank, generator=gen, dtype=dtype))[0]
+    sig = torch.tensor(sigmas, dtype=dtype)
+    mat = (left * sig) @ right.transpose(1, 2)
+    mat = mat + noise * torch.randn(
+        batch, num, chans, generator=gen, dtype=dtype)
+    return mat.transpose(1, 2).reshape(batch, chans, height, width), left
+
+
+def svd_projection(feats, center):
+    """Plain float64 reference: O v1 = s1 u1 by torch.linalg.svd; returns
+    the projection (B, HW) and the singular values (B, k)."""
+    mat = feats.double().flatten(2).transpose(1, 2)
+    if center:
+        mat = mat - mat.mean(1, keepdim=True)
+    left, sing, _ = torch.linalg.svd(mat, full_matrices=False)
+    return left[..., 0] * sing[..., :1], sing
+
+
+def _check_against_svd(feats, center, slack=64):
+    """The gram solver's projection equals the SVD one up to the sign of
+    each image, within the accuracy a backward error of ``slack`` machine
+    epsilons allows: ||dp|| / ||p|| <= slack * eps / relative eigengap."""
+    ours = eigen_projection(feats, center=center, sign='none')
+    ours = ours.flatten(1).double()
+    ref, sing = svd_projection(feats, center)
+    signs = torch.sign((ours * ref).sum(-1, keepdim=True))
+    err = (ours * signs - ref).norm(dim=-1) / ref.norm(dim=-1)
+    eps = torch.finfo(feats.dtype).eps
+    gap = (sing[:, 0]**2 - sing[:, 1]**2) / sing[:, 0]**2
+    assert torch.all(err <= slack * eps / gap + 32 * eps), (err, gap)
+    return err
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('center', [False, True])
+@pytest.mark.parametrize('kind', ['uniform', 'normal'])
+@pytest.mark.parametrize('chans', [384, 128])
+def test_gram_solver_matches_svd_on_random_activations(
+        dtype, center, kind, chans):
+    # 14 x 14 maps: 384 channels take the 196 x 196 Gram matrix, 128 the
+    # 128 x 128 one; both run the Lanczos iteration. Random (noise-like)
+    # activations have small leading eigengaps (down to ~1e-3).
+    gen = torch.Generator().manual_seed(1)
+    shape = (6, chans, 14, 14)
+    feats = (torch.rand(shape, generator=gen, dtype=dtype) if kind ==
+             'uniform' else torch.randn(shape, generator=gen, dtype=dtype))
+    _check_against_svd(feats, center)
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('center', [False, True])
+def test_gram_solver_matches_svd_on_low_rank_plus_noise(dtype, center):
+    feats, _ = low_rank_activations([10., 6., 3.], noise=0.05, dtype=dtype)
+    err = _check_against_svd(feats, center)
+    assert torch.all(err <= (1e-5 if dtype == torch.float32 else 1e-12))
+    # and after the sign rule, ReLU and min-max
+    ours = eigen_cam(feats, center=center)
+    ref = eigen_cam(feats.double(), center=center, solver='svd')
+    assert torch.allclose(ours.double(), ref, atol=1e-5)
+
+
+def test_near_degenerate_leading_gap():
+    # float64 resolves a relative eigengap of 2e-6: the exact u1
+    feats, left = low_rank_activations([10., 10. * (1 - 1e-6), 3.])
+    _check_against_svd(feats, center=False)
+    proj = eigen_projection(feats, sign='none').flatten(1)
+    cos = (proj / proj.norm(dim=-1, keepdim=True) * left[..., 0]).sum(-1)
+    assert torch.all(cos.abs() > 1 - 1e-9)
+    # below the working precision (float32, gap 2e-8) or exactly repeated
+    # (float64), the leading vector is not determined; the result is the
+    # projection onto a unit vector of the leading eigenspace (documented),
+    # deterministic and independent of the batch
+    for sigmas, dtype in [([10., 10. * (1 - 1e-8), 3.], torch.float32),
+                          ([10., 10., 3.], torch.float64)]:
+        feats, left = low_rank_activations(sigmas, dtype=dtype)
+        proj = eigen_projection(feats, sign='none').flatten(1).double()
+        unit = proj / proj.norm(dim=-1, keepdim=True)
+        top2 = left[..., :2].double()
+        inside = (unit.unsqueeze(1) @ top2).squeeze(1)  # (B, 2)
+        tol = 1e-5 if dtype == torch.float32 else 1e-12
+        assert torch.allclose(inside.norm(dim=-1),
+                              torch.ones(3, dtype=torch.float64), atol=tol)
+        assert torch.allclose(proj.norm(dim=-1), torch.full((3, ), 10.,
+                              dtype=torch.float64), rtol=tol)
+        again = eigen_projection(feats[1:2], sign='none').flatten(1).double()
+        assert torch.allclose(again[0], proj[1], atol=100 * tol)
+
+
+@pytest.mark.parametrize('center', [False, True])
+@pytest.mark.parametrize('kind', ['uniform', 'normal'])
+def test_random_activations_converge_without_eigh_fallback(
+        monkeypatch, center, kind):
+    # regression test: noise-like activations used to fail the old
+    # eigengap check and pay a full eigh per image
+    module = sys.modules['mmweak.cam.eigen_cam']
+    calls = []
+    lapack = module._lapack
+
+    def spy(fn, mat):
+        if fn is torch.linalg.eigh and mat.shape[-1] >= _ITERATIVE_MIN_SIZE:
+            calls.append(mat.shape[0])
+        return lapack(fn, mat)
+
+    monkeypatch.setattr(module, '_lapack', spy)
+    gen = torch.Generator().manual_seed(2)
+    shape = (8, 384, 14, 14)
+    feats = (torch.rand(shape, generator=gen) if kind == 'uniform' else
+             torch.randn(shape, generator=gen))
+    eigen_cam(feats, center=center)
+    assert calls == []
 
 
 @pytest.mark.parametrize('sign', ['channel_mean', 'max_abs'])
@@ -215,6 +354,27 @@ def test_nan_counts_as_zero_and_half_precision_is_upcast():
     half = eigen_cam(feats.half())
     assert half.dtype == torch.float32
     assert torch.allclose(half, eigen_cam(feats), atol=1e-2)
+
+
+@pytest.mark.parametrize('center', [False, True])
+def test_nan_counts_as_zero_on_the_iterative_path(center):
+    # 14 x 14 maps: the Lanczos path, which skips the NaN pass unless the
+    # Gram matrix shows a NaN; masked images too
+    feats = structured_activations(batch=3, chans=240, height=14, width=14,
+                                   dtype=torch.float32)
+    with_nan = feats.clone()
+    with_nan[1, 5, 3, 4] = float('nan')
+    zeroed = feats.clone()
+    zeroed[1, 5, 3, 4] = 0
+    assert torch.equal(
+        eigen_cam(with_nan, center=center), eigen_cam(zeroed, center=center))
+    mask = torch.ones(3, 14, 14, dtype=torch.bool)
+    mask[:, 10:] = False
+    with_nan[0, 7, 12, 2] = float('nan')  # in the padding
+    zeroed[0, 7, 12, 2] = 0
+    assert torch.equal(
+        eigen_cam(with_nan, center=center, valid_mask=mask),
+        eigen_cam(zeroed, center=center, valid_mask=mask))
 
 
 def test_constant_and_empty_maps_stay_finite():
