@@ -25,7 +25,9 @@
      with a stride-1 last stage, 512 channels) on B SyntheticWSOL test
      images resized to 224 (14 x 14 maps) and 112 (7 x 7 maps). The
      checkpoint is ``--checkpoint``, else the one recorded in
-     ``work_dirs/demo/CAM/last_checkpoint`` (``make demo``); without either
+     ``work_dirs/demo/CAM/last_checkpoint`` (``make demo``), else the
+     committed pretrained demo backbone
+     ``checkpoints/demo/resnet50-w16_synthetic-cls.pth``; without any
      the input is skipped (weights that were not trained would not give
      trained activations);
    - ``synthetic``: the earlier synthetic post-ReLU maps (one dominant
@@ -75,6 +77,10 @@ from mmweak.cam import (EigenCAM, eigen_cam, eigen_projection,  # noqa: E402
 DEFAULT_CONFIG = osp.join(ROOT, 'configs', 'cam', 'cam_resnet50_synthetic.py')
 DEMO_CHECKPOINT_RECORD = osp.join(ROOT, 'work_dirs', 'demo', 'CAM',
                                   'last_checkpoint')
+# the committed pretrained demo backbone (trained, 100% val top-1 on its
+# own synthetic classification set), used when no demo run is recorded
+PRETRAINED_BACKBONE = osp.join(ROOT, 'checkpoints', 'demo',
+                               'resnet50-w16_synthetic-cls.pth')
 # mmweak's two paths: (label, eigen_cam keyword arguments)
 PATHS = [('centred, sign none (reference definition)',
           dict(center=True, sign='none')),
@@ -101,8 +107,10 @@ def parse_args() -> argparse.Namespace:
         help='config of the trained network (``trained`` input)')
     parser.add_argument(
         '--checkpoint',
-        help='its trained weights; default: the checkpoint recorded in '
-        'work_dirs/demo/CAM/last_checkpoint')
+        help='its trained weights (a classifier or a backbone-only '
+        'checkpoint); default: the checkpoint recorded in '
+        'work_dirs/demo/CAM/last_checkpoint, else the committed '
+        'checkpoints/demo/resnet50-w16_synthetic-cls.pth')
     parser.add_argument('--forward-batch', type=int, default=8)
     parser.add_argument('--forward-repeats', type=int, default=5)
     parser.add_argument(
@@ -173,6 +181,8 @@ def find_checkpoint(arg: Optional[str]) -> Optional[str]:
             path = f.read().strip()
         if osp.isfile(path):
             return path
+    if osp.isfile(PRETRAINED_BACKBONE):
+        return PRETRAINED_BACKBONE
     return None
 
 
@@ -192,8 +202,18 @@ def trained_activations(config: str, checkpoint: str, batch: int,
     register_all_modules()
     cfg = Config.fromfile(config)
     model = MODELS.build(cfg.model).eval()
-    load_checkpoint(
-        model, checkpoint, map_location='cpu', strict=True, logger='silent')
+    ckpt = load_checkpoint(
+        model.backbone, checkpoint, map_location='cpu', strict=False,
+        logger='silent', revise_keys=[(r'^backbone\.', '')])
+    # a whole-classifier checkpoint or a backbone-only one (such as
+    # checkpoints/demo/resnet50-w16_synthetic-cls.pth): the activations need
+    # every backbone weight, and nothing else
+    names = {k[len('backbone.'):] if k.startswith('backbone.') else k
+             for k in ckpt.get('state_dict', ckpt)}
+    missing = sorted(set(model.backbone.state_dict()) - names)
+    if missing:
+        raise KeyError(f'{checkpoint}: backbone weights missing for {config}: '
+                       f'{missing[:5]} ({len(missing)} in all)')
     data_cfg = cfg.test_dataloader.dataset
     data = generate_synthetic_wsol(
         batch,
