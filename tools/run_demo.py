@@ -63,13 +63,9 @@ STEPS = [
     Step('Eigen-CAM', 'configs/eigencam/eigencam_resnet50_synthetic.py',
          'ResNet-50 (1/4 w)', train=False, test_checkpoint_from='CAM'),
     Step('BAS', 'configs/bas/bas_resnet50_synthetic.py', 'ResNet-50 (1/4 w)'),
-    Step('DeiT-pretrain',
-         'configs/sat/deit-tiny_pretrain_synthetic.py',
-         'DeiT-Tiny', row=False),
-    Step('CAM (DeiT)', 'configs/sat/cam_deit-tiny_synthetic.py', 'DeiT-Tiny',
-         init_from='DeiT-pretrain'),
-    Step('SAT', 'configs/sat/sat_deit-tiny_synthetic.py', 'DeiT-Tiny',
-         init_from='DeiT-pretrain'),
+    Step('CAM (DeiT)', 'configs/sat/cam_deit-tiny_synthetic.py',
+         'DeiT-Tiny'),
+    Step('SAT', 'configs/sat/sat_deit-tiny_synthetic.py', 'DeiT-Tiny'),
 ]
 
 COLUMNS = [('top1_cls', 'Top-1 Cls'), ('top1_loc', 'Top-1 Loc'),

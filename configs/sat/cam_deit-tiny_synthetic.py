@@ -1,9 +1,9 @@
 # The DeiT CAM baseline of SAT on SyntheticWSOL: the same backbone (without
 # the spatial token), the same 3x3 conv + GAP classifier, initialisation,
 # data and schedule as sat_deit-tiny_synthetic.py; the localization map is
-# the class map of that classifier (ConvCAMHead):
-#   python tools/train.py configs/sat/cam_deit-tiny_synthetic.py \
-#       --cfg-options load_from=work_dirs/deit-tiny_pretrain_synthetic/epoch_3.pth
+# the class map of that classifier (ConvCAMHead); both start from
+# checkpoints/demo/deit-tiny-d64_synthetic-cls.pth:
+#   python tools/train.py configs/sat/cam_deit-tiny_synthetic.py
 _base_ = ['./sat_deit-tiny_synthetic.py']
 # tau for Top-1 / GT-known Loc. The main job chooses it on the SyntheticWSOL
 # `val` split in the run (the tau maximising GT-known Loc there) and tests

@@ -1,7 +1,10 @@
-# Stage 2 of SAT on SyntheticWSOL: fine-tune SAT from the synthetic DeiT
-# classifier of deit-tiny_pretrain_synthetic.py (train/test on seed 0):
-#   python tools/train.py configs/sat/sat_deit-tiny_synthetic.py \
-#       --cfg-options load_from=work_dirs/deit-tiny_pretrain_synthetic/epoch_3.pth
+# SAT on SyntheticWSOL (train, calibrate and test on seed 0), fine-tuned
+# from the committed checkpoints/demo/deit-tiny-d64_synthetic-cls.pth: the
+# reduced DeiT and its 3x3-conv classifier trained by
+# configs/sat/deit-tiny_pretrain_synthetic.py on a separately seeded set
+# (tools/misc/pretrain_demo_backbones.py), the stand-in for the paper's
+# ImageNet DeiT. The spatial token, its embedding and the gates start fresh:
+#   python tools/train.py configs/sat/sat_deit-tiny_synthetic.py
 # Its baseline with the same backbone, classifier and budget but no spatial
 # token is configs/sat/cam_deit-tiny_synthetic.py.
 _base_ = [
@@ -24,7 +27,7 @@ model = dict(loc_thr=loc_thr)
 val_evaluator = dict(type='WSOLMetric', preset='choe', loc_thr=loc_thr)
 test_evaluator = val_evaluator
 
-load_from = 'work_dirs/deit-tiny_pretrain_synthetic/epoch_3.pth'
+load_from = 'checkpoints/demo/deit-tiny-d64_synthetic-cls.pth'
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=1, max_keep_ckpts=1),

@@ -7,14 +7,16 @@
 The papers fine-tune from ImageNet weights; the embedded SyntheticWSOL rows
 fine-tune from these instead. Each backbone is trained as a classifier by
 ``tools/train.py`` on a separately seeded SyntheticWSOL (seed 1, disjoint
-from the seed-0 WSOL splits), then its ``backbone.*`` weights are written
-to ``OUT_DIR/<name>.pth`` (atomically) as ``{'state_dict', 'meta'}`` with
-the config, the validation accuracy and the command in ``meta``. The
-SHA-256 of every exported file goes to ``OUT_DIR/SHA256SUMS``, which the
-tests check against the committed files.
+from the seed-0 WSOL splits), then the weights the rows start from
+(``backbone.*``; for the DeiT also its ``head.*``, whose shape the SAT and
+DeiT-CAM heads share) are written to ``OUT_DIR/<name>.pth`` (atomically)
+as ``{'state_dict', 'meta'}`` with the config, the validation accuracy and
+the command in ``meta``. The SHA-256 of every exported file goes to
+``OUT_DIR/SHA256SUMS``, which the tests check against the committed files.
 
-The WSOL configs load them with
-``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone')``.
+The ResNet-50 rows load theirs with
+``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone')``,
+the DeiT rows with ``load_from=...`` (backbone and classifier).
 """
 import argparse
 import hashlib
@@ -24,7 +26,7 @@ import os.path as osp
 import subprocess
 import sys
 import tempfile
-from typing import Dict, List
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 
@@ -32,12 +34,12 @@ from mmweak.utils.checkpoint import load_checkpoint_safely
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-# name -> pretraining config (a classifier whose backbone the WSOL rows use)
-BACKBONES: Dict[str, str] = {
+# name -> (pretraining config, prefixes of the exported weights)
+BACKBONES: Dict[str, Tuple[str, Tuple[str, ...]]] = {
     'resnet50-w16_synthetic-cls':
-    'configs/cam/resnet50-w16_pretrain_synthetic.py',
+    ('configs/cam/resnet50-w16_pretrain_synthetic.py', ('backbone.', )),
     'deit-tiny-d64_synthetic-cls':
-    'configs/sat/deit-tiny_pretrain_synthetic.py',
+    ('configs/sat/deit-tiny_pretrain_synthetic.py', ('backbone.', 'head.')),
 }
 
 
@@ -107,15 +109,19 @@ def last_val_accuracy(work_dir: str) -> float:
     return acc
 
 
-def export_backbone(ckpt_path: str, out_path: str, meta: dict) -> str:
-    """Keep the ``backbone.*`` tensors of a training checkpoint."""
+def export_weights(ckpt_path: str, out_path: str, meta: dict,
+                   prefixes: Sequence[str] = ('backbone.', )) -> str:
+    """Keep the tensors of a training checkpoint whose names start with one
+    of ``prefixes``; returns the SHA-256 of the written file."""
     ckpt = load_checkpoint_safely(ckpt_path, map_location='cpu')
     state = {
         k: v.clone()
-        for k, v in ckpt['state_dict'].items() if k.startswith('backbone.')
+        for k, v in ckpt['state_dict'].items()
+        if k.startswith(tuple(prefixes))
     }
-    if not state:
-        raise KeyError(f'{ckpt_path} has no backbone.* weights')
+    for prefix in prefixes:
+        if not any(k.startswith(prefix) for k in state):
+            raise KeyError(f'{ckpt_path} has no {prefix}* weights')
     fd, tmp = tempfile.mkstemp(dir=osp.dirname(out_path),
                                prefix='.' + osp.basename(out_path))
     os.close(fd)
@@ -147,7 +153,7 @@ def main(argv: List[str] = None) -> None:
     env = dict(os.environ)
     env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
     for name in args.only or sorted(BACKBONES):
-        config = BACKBONES[name]
+        config, prefixes = BACKBONES[name]
         work_dir = osp.join(args.work_dir, name)
         cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'),
                config, '--work-dir', work_dir]
@@ -161,10 +167,11 @@ def main(argv: List[str] = None) -> None:
         meta = dict(
             config=config,
             val_top1=acc,
+            weights=[p + '*' for p in prefixes],
             command='python tools/misc/pretrain_demo_backbones.py '
             f'--only {name}',
             torch=str(torch.__version__))
-        digest = export_backbone(ckpt, out, meta)
+        digest = export_weights(ckpt, out, meta, prefixes)
         sums[f'{name}.pth'] = digest
         write_sums(sums_path, sums)
         print(f'[{name}] val top-1 {acc:.2f} -> {out} '
