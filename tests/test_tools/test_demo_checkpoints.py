@@ -27,28 +27,26 @@ def test_checksums_match_committed_files():
             assert hashlib.sha256(f.read()).hexdigest() == digest, name
 
 
-@pytest.mark.parametrize('config,name', [
-    ('configs/cam/cam_resnet50_synthetic.py',
-     'resnet50-w16_synthetic-cls.pth'),
-    ('configs/bas/bas_resnet50_synthetic.py',
-     'resnet50-w16_synthetic-cls.pth'),
-    ('configs/sat/sat_deit-tiny_synthetic.py',
-     'deit-tiny-d64_synthetic-cls.pth'),
-    ('configs/sat/cam_deit-tiny_synthetic.py',
-     'deit-tiny-d64_synthetic-cls.pth'),
+@pytest.mark.parametrize('config', [
+    'configs/cam/cam_resnet50_synthetic.py',
+    'configs/bas/bas_resnet50_synthetic.py',
 ])
-def test_backbones_load_into_the_row_models(config, name):
-    """Every pretrained tensor loads (safe loader, mmengine's Pretrained
-    init with prefix 'backbone') into the backbone of a main-job row."""
+def test_resnet_rows_init_from_the_backbone(config):
+    """The ResNet-50 rows name the committed backbone in their Pretrained
+    init_cfg, and every pretrained tensor loads (safe loader, mmengine's
+    Pretrained init with prefix 'backbone') into the row's backbone."""
     from mmweak.registry import MODELS
     from mmweak.utils import register_all_modules
     register_all_modules()
     cfg = Config.fromfile(osp.join(ROOT, config))
-    path = osp.join(CKPT_DIR, name)
+    init = cfg.model.backbone.init_cfg
+    assert init.type == 'Pretrained' and init.prefix == 'backbone'
+    assert init.checkpoint == 'checkpoints/demo/resnet50-w16_synthetic-cls.pth'
+    path = osp.join(ROOT, init.checkpoint)
     state = load_checkpoint_safely(path, 'cpu')['state_dict']
+    assert all(k.startswith('backbone.') for k in state)
     loaded = {k[len('backbone.'):]: v for k, v in state.items()}
-    cfg.model.backbone.init_cfg = dict(
-        type='Pretrained', checkpoint=path, prefix='backbone')
+    cfg.model.backbone.init_cfg.checkpoint = path  # any working directory
     model = MODELS.build(cfg.model)
     own = model.backbone.state_dict()
     # every pretrained tensor has a home of the same shape
@@ -59,3 +57,35 @@ def test_backbones_load_into_the_row_models(config, name):
     own = model.backbone.state_dict()
     for k, v in loaded.items():
         assert (own[k] == v).all(), k
+
+
+@pytest.mark.parametrize('config', [
+    'configs/sat/sat_deit-tiny_synthetic.py',
+    'configs/sat/cam_deit-tiny_synthetic.py',
+])
+def test_deit_rows_load_backbone_and_classifier(config):
+    """The DeiT rows start (``load_from``) from the committed DeiT: its
+    backbone and its classifier, which has the shape of both rows' heads.
+    Only SAT's own parts (spatial token, its embedding, gates) are not in
+    the checkpoint."""
+    from mmengine.runner import load_checkpoint
+
+    from mmweak.registry import MODELS
+    from mmweak.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    assert cfg.load_from == 'checkpoints/demo/deit-tiny-d64_synthetic-cls.pth'
+    path = osp.join(ROOT, cfg.load_from)
+    state = load_checkpoint_safely(path, 'cpu')['state_dict']
+    assert {k.split('.')[0] for k in state} == {'backbone', 'head'}
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    own = model.state_dict()
+    assert set(state) <= set(own), set(state) - set(own)
+    load_checkpoint(model, path, map_location='cpu', strict=False,
+                    logger='silent')
+    own = model.state_dict()
+    for k, v in state.items():
+        assert own[k].shape == v.shape and (own[k] == v).all(), k
+    fresh = set(own) - set(state)
+    assert all('loc_' in k or 'gate' in k for k in fresh), sorted(fresh)
