@@ -7,3 +7,4 @@ from .losses import *  # noqa: F401,F403
 from .wsss import *  # noqa: F401,F403
 from .utils import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
+from .segmentors import *  # noqa: F401,F403

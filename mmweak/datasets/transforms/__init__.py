@@ -1,5 +1,6 @@
 # Copyright (c) mmweak contributors.
 from .formatting import PackWSOLInputs
+from .image_level_labels import SEG_META_KEYS_WITH_TAGS, LoadImageLevelLabels
 from .label_values import MapLabelValues
 from .loading import LoadImageFromFile, LoadWSOLAnnotations
 from .processing import (WSOLCenterCrop, WSOLClipBoxes, WSOLRandomCrop,
@@ -8,5 +9,6 @@ from .processing import (WSOLCenterCrop, WSOLClipBoxes, WSOLRandomCrop,
 __all__ = [
     'LoadImageFromFile', 'LoadWSOLAnnotations', 'WSOLResize',
     'WSOLRandomCrop', 'WSOLCenterCrop', 'WSOLRandomFlip', 'WSOLClipBoxes',
-    'PackWSOLInputs', 'MapLabelValues'
+    'PackWSOLInputs', 'MapLabelValues', 'LoadImageLevelLabels',
+    'SEG_META_KEYS_WITH_TAGS'
 ]

@@ -3,8 +3,11 @@ from .sat_loss import SATLoss
 from .bas_loss import BASLoss
 from .area_loss import AreaLoss
 from .pos_neg_ce_loss import PosNegCrossEntropyLoss, pos_neg_cross_entropy
+from .weighted_cross_entropy import (WeightedCrossEntropyLoss,
+                                     weighted_cross_entropy)
 
 __all__ = [
     'BASLoss', 'SATLoss', 'AreaLoss', 'PosNegCrossEntropyLoss',
-    'pos_neg_cross_entropy'
+    'pos_neg_cross_entropy', 'WeightedCrossEntropyLoss',
+    'weighted_cross_entropy'
 ]

@@ -1,0 +1,5 @@
+# Copyright (c) mmweak contributors.
+from .mars_encoder_decoder import (MARSEncoderDecoder, complement_labels,
+                                   fill_branches)
+
+__all__ = ['MARSEncoderDecoder', 'complement_labels', 'fill_branches']
