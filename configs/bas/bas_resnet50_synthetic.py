@@ -42,9 +42,12 @@ model = dict(
     backbone=dict(
         stem_channels=16,
         base_channels=16,
+        # found relative to this file, so runs from any directory (and
+        # `mim train` of an installed package) use the committed file
         init_cfg=dict(
             type='Pretrained',
-            checkpoint='checkpoints/demo/resnet50-w16_synthetic-cls.pth',
+            checkpoint='{{fileDirname}}/../../checkpoints/demo/'
+            'resnet50-w16_synthetic-cls.pth',
             prefix='backbone')),
     head=dict(
         num_classes=num_classes,

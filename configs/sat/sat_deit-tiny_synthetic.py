@@ -27,7 +27,10 @@ model = dict(loc_thr=loc_thr)
 val_evaluator = dict(type='WSOLMetric', preset='choe', loc_thr=loc_thr)
 test_evaluator = val_evaluator
 
-load_from = 'checkpoints/demo/deit-tiny-d64_synthetic-cls.pth'
+# found relative to this file, so runs from any directory (and `mim train` of
+# an installed package) use the committed file
+load_from = ('{{fileDirname}}/../../checkpoints/demo/'
+             'deit-tiny-d64_synthetic-cls.pth')
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=1, max_keep_ckpts=1),

@@ -110,7 +110,11 @@ def test_synthetic_config_matches_the_cam_baseline_budget():
         osp.join(ROOT, 'configs', 'cam', 'cam_resnet50_synthetic.py'))
     for key in ('depth', 'stem_channels', 'base_channels'):
         assert bas.model.backbone[key] == cam.model.backbone[key]
-    assert bas.model.backbone.init_cfg == cam.model.backbone.init_cfg
+    # the same pretrained start (paths relative to each config file)
+    b_init, c_init = bas.model.backbone.init_cfg, cam.model.backbone.init_cfg
+    assert osp.normpath(b_init.pop('checkpoint')) == osp.normpath(
+        c_init.pop('checkpoint'))
+    assert b_init == c_init
     assert bas.train_cfg == cam.train_cfg
     # the same optimiser; only the backbone's learning-rate multiplier is
     # each method's own choice on val (BAS 0.1x, CAM 1x)

@@ -41,12 +41,12 @@ def test_resnet_rows_init_from_the_backbone(config):
     cfg = Config.fromfile(osp.join(ROOT, config))
     init = cfg.model.backbone.init_cfg
     assert init.type == 'Pretrained' and init.prefix == 'backbone'
-    assert init.checkpoint == 'checkpoints/demo/resnet50-w16_synthetic-cls.pth'
-    path = osp.join(ROOT, init.checkpoint)
+    # relative to the config file, not to the working directory
+    path = osp.normpath(init.checkpoint)
+    assert path == osp.join(CKPT_DIR, 'resnet50-w16_synthetic-cls.pth')
     state = load_checkpoint_safely(path, 'cpu')['state_dict']
     assert all(k.startswith('backbone.') for k in state)
     loaded = {k[len('backbone.'):]: v for k, v in state.items()}
-    cfg.model.backbone.init_cfg.checkpoint = path  # any working directory
     model = MODELS.build(cfg.model)
     own = model.backbone.state_dict()
     # every pretrained tensor has a home of the same shape
@@ -74,8 +74,8 @@ def test_deit_rows_load_backbone_and_classifier(config):
     from mmweak.utils import register_all_modules
     register_all_modules()
     cfg = Config.fromfile(osp.join(ROOT, config))
-    assert cfg.load_from == 'checkpoints/demo/deit-tiny-d64_synthetic-cls.pth'
-    path = osp.join(ROOT, cfg.load_from)
+    path = osp.normpath(cfg.load_from)  # relative to the config file
+    assert path == osp.join(CKPT_DIR, 'deit-tiny-d64_synthetic-cls.pth')
     state = load_checkpoint_safely(path, 'cpu')['state_dict']
     assert {k.split('.')[0] for k in state} == {'backbone', 'head'}
     model = MODELS.build(cfg.model)
