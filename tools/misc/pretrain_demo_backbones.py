@@ -25,12 +25,12 @@ import os
 import os.path as osp
 import subprocess
 import sys
-import tempfile
 from typing import Dict, List, Sequence, Tuple
 
 import torch
 
 from mmweak.utils.checkpoint import load_checkpoint_safely
+from mmweak.utils.offline_job import atomic_path
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -72,22 +72,10 @@ def write_sums(path: str, sums: Dict[str, str]) -> None:
     """Write ``sums`` sorted by file name, atomically."""
     text = ''.join(f'{digest}  {name}\n'
                    for name, digest in sorted(sums.items()))
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path) or '.',
-                               prefix='.' + osp.basename(path))
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
+    with atomic_path(path) as tmp:
+        with open(tmp, 'w') as f:
+            f.write(text)
         os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def last_val_accuracy(work_dir: str) -> float:
@@ -122,17 +110,9 @@ def export_weights(ckpt_path: str, out_path: str, meta: dict,
     for prefix in prefixes:
         if not any(k.startswith(prefix) for k in state):
             raise KeyError(f'{ckpt_path} has no {prefix}* weights')
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(out_path),
-                               prefix='.' + osp.basename(out_path))
-    os.close(fd)
-    try:
+    with atomic_path(out_path) as tmp:
         torch.save({'state_dict': state, 'meta': meta}, tmp)
         os.chmod(tmp, 0o644)
-        os.replace(tmp, out_path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
     return sha256(out_path)
 
 
