@@ -197,6 +197,29 @@ def test_biased_structures_are_planted_and_labelled_background(tool):
     assert seen['rails'] >= 3 and seen['water'] >= 3
 
 
+def test_stray_structures_appear_without_their_class(tool):
+    """With stray_structure_prob=1 every image holds water and rails; a
+    structure is marked stray exactly when its class is absent, and stray
+    structures stay background."""
+    strays = 0
+    for index in range(12):
+        out = tool.render_image(np.random.default_rng([5, index]), (112, 144),
+                                (88, 112), stray_structure_prob=1.0)
+        kinds = {s['kind']: s for s in out['structures']}
+        assert set(kinds) == {'water', 'rails'}, index
+        names = {o['name'] for o in out['objects'] if not o['difficult']}
+        for cls, kind in tool.BIASED_STRUCTURES.items():
+            assert kinds[kind]['stray'] == (cls not in names)
+            assert kinds[kind]['class'] == cls
+            strays += kinds[kind]['stray']
+        assert (out['label_aug'][out['structure_mask']] != 255).all()
+    assert strays >= 6
+    # probability 0: never without the class
+    out = tool.render_image(np.random.default_rng([5, 0]), (112, 144),
+                            (88, 112), stray_structure_prob=0.0)
+    assert not any(s['stray'] for s in out['structures'])
+
+
 def test_meta_records_biased_classes_and_structures(out_dir):
     with open(osp.join(out_dir, 'synthetic_meta.json')) as f:
         meta = json.load(f)
@@ -207,7 +230,7 @@ def test_meta_records_biased_classes_and_structures(out_dir):
     for img_id, structures in meta['structures'].items():
         xml = open(osp.join(root, 'Annotations', img_id + '.xml')).read()
         for s in structures:
-            assert f'<name>{s["class"]}</name>' in xml
+            assert (f'<name>{s["class"]}</name>' in xml) != s['stray']
             assert meta['biased_classes'][s['class']] == s['kind']
 
 

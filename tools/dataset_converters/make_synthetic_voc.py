@@ -52,9 +52,15 @@ What is planted, and why:
   its wheels) and every ``boat`` floats on a **water** band (blue, rippled,
   crossing the image). A classifier trained on tags cannot tell rails from
   train, so CAMs of ``train``/``boat`` spill onto these structures, the
-  "biased object" false positives that MARS removes. The structures never
-  appear without their class; their extents are recorded per image in
-  ``synthetic_meta.json`` (``structures``).
+  "biased object" false positives that MARS removes. As in VOC, where water
+  is also seen under birds and beside people, a structure also appears in
+  images without its class with probability ``--stray-structure-prob``
+  (there it is plain background of the other classes): the structure is
+  correlated with its class, not exclusive to it, which is what MARS's
+  second observation (a biased cluster lies close to other images'
+  background clusters) rests on. The extents are recorded per image in
+  ``synthetic_meta.json`` (``structures``; ``class`` is the class the
+  structure belongs to, ``stray`` tells whether that class is absent).
 * **Difficult objects.** With probability ``--difficult-prob`` an image gets
   one extra tiny object (a few pixels) marked ``<difficult>1</difficult>``.
   As in VOC, it is void (255) in ``SegmentationClass`` but keeps its class in
@@ -556,7 +562,8 @@ def _boundary_band(label: np.ndarray) -> np.ndarray:
 def render_image(rng: np.random.Generator,
                  width_range: Tuple[int, int],
                  height_range: Tuple[int, int],
-                 difficult_prob: float = 0.1) -> dict:
+                 difficult_prob: float = 0.1,
+                 stray_structure_prob: float = 0.0) -> dict:
     """Draw one synthetic image and its annotations.
 
     Args:
@@ -564,6 +571,8 @@ def render_image(rng: np.random.Generator,
         width_range: Inclusive ``(min, max)`` image width.
         height_range: Inclusive ``(min, max)`` image height.
         difficult_prob: Probability of an extra tiny difficult object.
+        stray_structure_prob: Probability of each biased structure in an
+            image without its class (drawn after the owned structures).
 
     Returns:
         dict: ``img`` (H, W, 3) uint8 RGB; ``label_aug`` (H, W) uint8 (no
@@ -586,9 +595,16 @@ def render_image(rng: np.random.Generator,
 
     structures, structure_mask = [], np.zeros((h, w), bool)
     anchors: Dict[str, float] = {}
-    for name in names[:len(names) - num_tiny]:
-        kind = BIASED_STRUCTURES.get(name)
-        if kind is None or name in anchors:
+    owners = [n for n in names[:len(names) - num_tiny]
+              if n in BIASED_STRUCTURES]
+    # one draw per structure and image, whether it is used or not, so the
+    # probability does not shift the rest of the image's random stream
+    stray_draws = {c: rng.random() for c in sorted(BIASED_STRUCTURES)}
+    strays = [c for c in sorted(BIASED_STRUCTURES)
+              if c not in owners and stray_draws[c] < stray_structure_prob]
+    for name in owners + strays:
+        kind = BIASED_STRUCTURES[name]
+        if name in anchors:
             continue
         if kind == 'rails':
             line = int(rng.integers(int(0.6 * h), int(0.86 * h) + 1))
@@ -601,6 +617,7 @@ def render_image(rng: np.random.Generator,
         structures.append(
             dict(kind=kind,
                  **{'class': name},
+                 stray=name in strays,
                  bbox=[0, int(rows[0]), w,
                        int(rows[-1]) + 1]))
         structure_mask |= smask
@@ -614,7 +631,8 @@ def render_image(rng: np.random.Generator,
         min_px = 4 if tiny else 12
         for _ in range(10):
             geo = _object_geometry(rng, name, h, w, tiny,
-                                   None if tiny else anchors.get(name))
+                                   None if tiny or name not in owners else
+                                   anchors.get(name))
             mask, rgb, truncated = _rasterise(rng, geo, h, w)
             area = int(mask.sum())
             if area < min_px:
@@ -724,6 +742,7 @@ def generate(out_dir: str,
              width_range: Tuple[int, int] = (112, 144),
              height_range: Tuple[int, int] = (88, 112),
              difficult_prob: float = 0.1,
+             stray_structure_prob: float = 0.3,
              overwrite: bool = False,
              verbose: bool = True) -> str:
     """Write the synthetic set and return its ``.../VOCdevkit/VOC2012``.
@@ -738,6 +757,9 @@ def generate(out_dir: str,
         height_range: Inclusive image height range. Defaults to (88, 112).
         difficult_prob: Probability that an image gets a tiny difficult
             object. Defaults to 0.1.
+        stray_structure_prob: Probability that a biased structure (water,
+            rails) also appears in an image without its class. Defaults
+            to 0.3.
         overwrite: Replace an existing synthetic set made with other
             arguments. Defaults to False.
         verbose: Print a summary. Defaults to True.
@@ -758,13 +780,17 @@ def generate(out_dir: str,
     if not 0 <= difficult_prob <= 1:
         raise ValueError(f'difficult_prob must be in [0, 1], got '
                          f'{difficult_prob}')
+    if not 0 <= stray_structure_prob <= 1:
+        raise ValueError(f'stray_structure_prob must be in [0, 1], got '
+                         f'{stray_structure_prob}')
     params = dict(seed=int(seed),
                   num_train=int(num_train),
                   num_aug=int(num_aug),
                   num_val=int(num_val),
                   width_range=[int(v) for v in width_range],
                   height_range=[int(v) for v in height_range],
-                  difficult_prob=float(difficult_prob))
+                  difficult_prob=float(difficult_prob),
+                  stray_structure_prob=float(stray_structure_prob))
     out_dir = osp.abspath(osp.expanduser(out_dir))
     devkit = osp.join(out_dir, 'VOCdevkit')
     data_root = osp.join(devkit, 'VOC2012')
@@ -813,7 +839,8 @@ def generate(out_dir: str,
         for img_id in all_ids:
             index = int(img_id[5:])
             out = render_image(np.random.default_rng([seed, index]),
-                               width_range, height_range, difficult_prob)
+                               width_range, height_range, difficult_prob,
+                               stray_structure_prob)
             h, w = out['label'].shape
             ok = cv2.imwrite(osp.join(dirs['img'],
                                       f'{img_id}.jpg'), out['img'][..., ::-1],
@@ -898,6 +925,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         type=float,
                         default=0.1,
                         help='probability of a tiny difficult object')
+    parser.add_argument('--stray-structure-prob',
+                        type=float,
+                        default=0.3,
+                        help='probability of a biased structure (water, '
+                        'rails) in an image without its class')
     parser.add_argument('--overwrite',
                         action='store_true',
                         help='replace a synthetic set made with other '
@@ -915,6 +947,7 @@ def main(argv: Optional[List[str]] = None) -> str:
                     width_range=tuple(args.width_range),
                     height_range=tuple(args.height_range),
                     difficult_prob=args.difficult_prob,
+                    stray_structure_prob=args.stray_structure_prob,
                     overwrite=args.overwrite)
 
 

@@ -1,0 +1,256 @@
+# Copyright (c) mmweak contributors.
+"""tools/mars/debias_labels.py on a tiny dataset with a random tiny ViT:
+every sub-command runs, outputs have the right shapes / dtypes, a rerun
+skips finished files, labels only turn foreground into 254, clear errors,
+and the VOC config refuses to run without a user-supplied checkpoint."""
+import json
+import os
+import os.path as osp
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mmweak.testing import load_tool_script
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+VOC_CFG = osp.join(REPO, 'configs/mars/mars_stego-vitb8_debias_voc12aug.py')
+NUM_IMAGES = 6
+SIZE = 32
+
+CONFIG = """
+img_dir = '{root}/images'
+img_list = '{root}/list.txt'
+img_suffix = '.png'
+label_dir = '{root}/labels'
+tags_file = '{root}/cls_labels.json'
+gt_dir = '{root}/gt'
+num_classes = 3
+feature_model = dict(
+    type='DenseFeatureExtractor',
+    backbone=dict(
+        type='mmpretrain.VisionTransformer',
+        arch=dict(embed_dims=16, num_layers=1, num_heads=2,
+                  feedforward_channels=32),
+        img_size=32, patch_size=4, out_type='featmap'),
+    checkpoint='{root}/vit.pth',
+    mean=[127.5, 127.5, 127.5], std=[64.0, 64.0, 64.0])
+k_fg = 2
+k_bg = 2
+alpha = 0.4
+reduce = 'mean'
+crf = None
+cluster_batch_size = 4
+cache_fp16 = True
+out_dir = '{root}/out'
+"""
+
+
+@pytest.fixture(scope='module')
+def tool():
+    return load_tool_script(REPO, 'tools/mars/debias_labels.py')
+
+
+def _palette():
+    pal = [0, 0, 0, 128, 0, 0, 0, 128, 0] + [0] * (256 - 3) * 3
+    pal[254 * 3:256 * 3] = [50, 50, 50, 224, 224, 192]
+    return pal
+
+
+def _save_label(path, label):
+    img = Image.fromarray(label.astype(np.uint8), mode='P')
+    img.putpalette(_palette())
+    img.save(path)
+
+
+def _make_data(root):
+    """Images with a class-1 object carrying a checkerboard ("biased")
+    texture, which also appears in the background of other images."""
+    rng = np.random.RandomState(0)
+    for sub in ('images', 'labels', 'gt'):
+        os.makedirs(osp.join(root, sub), exist_ok=True)
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    checker = (((yy // 4) + (xx // 4)) % 2 * 200 + 30).astype(np.uint8)
+    ids, tags = [], {}
+    for i in range(NUM_IMAGES):
+        img_id = f'img_{i}'
+        img = rng.randint(0, 60, (SIZE, SIZE, 3)).astype(np.uint8)
+        label = np.zeros((SIZE, SIZE), np.uint8)
+        gt = np.zeros((SIZE, SIZE), np.uint8)
+        # class 1 object (red) with a biased strip (checker) in its label
+        img[4:20, 4:20] = (220, 30, 30)
+        label[4:20, 4:28] = 1
+        gt[4:20, 4:20] = 1
+        if i < 3:
+            img[4:20, 20:28] = checker[4:20, 20:28, None]
+        else:
+            img[24:32, 0:16] = checker[24:32, 0:16, None]  # in background
+        if i % 2:  # a class 2 object in some images
+            img[22:30, 20:30] = (30, 30, 220)
+            label[22:30, 20:30] = 2
+            gt[22:30, 20:30] = 2
+        label[0, :] = 255  # ignore row
+        Image.fromarray(img).save(osp.join(root, 'images', img_id + '.png'))
+        _save_label(osp.join(root, 'labels', img_id + '.png'), label)
+        _save_label(osp.join(root, 'gt', img_id + '.png'), gt)
+        ids.append(img_id)
+        tags[img_id] = [0, 1] if i % 2 else [0]
+    with open(osp.join(root, 'list.txt'), 'w') as f:
+        f.write('\n'.join(ids) + '\n')
+    with open(osp.join(root, 'cls_labels.json'), 'w') as f:
+        json.dump({'labels': tags}, f)
+    return ids
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory, tool):
+    from mmpretrain.models import VisionTransformer
+    root = str(tmp_path_factory.mktemp('mars'))
+    ids = _make_data(root)
+    torch.manual_seed(0)
+    vit = VisionTransformer(
+        arch=dict(embed_dims=16, num_layers=1, num_heads=2,
+                  feedforward_channels=32),
+        img_size=32, patch_size=4, out_type='featmap')
+    torch.save({'state_dict': {'backbone.' + k: v
+                               for k, v in vit.state_dict().items()}},
+               osp.join(root, 'vit.pth'))
+    cfg = osp.join(root, 'cfg.py')
+    with open(cfg, 'w') as f:
+        f.write(CONFIG.replace('{root}', root))
+    first = tool.main([cfg, 'all'])
+    return dict(root=root, cfg=cfg, ids=ids, first=first,
+                out=osp.join(root, 'out'))
+
+
+def test_voc_config_loads():
+    from mmengine.config import Config
+    cfg = Config.fromfile(VOC_CFG)
+    assert cfg.feature_checkpoint is None
+    assert cfg.feature_model.checkpoint is None
+    assert cfg.feature_model.backbone.type == 'mmpretrain.VisionTransformer'
+    assert cfg.feature_model.backbone.patch_size == 8
+    assert cfg.feature_model.backbone.out_type == 'featmap'
+    assert (cfg.k_fg, cfg.k_bg, cfg.alpha) == (2, 2, 0.4)
+    assert cfg.reduce == 'mean' and cfg.crf == 'deeplab'
+
+
+def test_voc_config_requires_checkpoint(tool):
+    with pytest.raises(ValueError, match='never downloads weights'):
+        tool.main([VOC_CFG, 'extract'])
+    with pytest.raises(ValueError, match='feature_model.checkpoint'):
+        tool.load_config(VOC_CFG)
+
+
+def test_all_outputs(setup):
+    out, ids = setup['out'], setup['ids']
+    assert setup['first'] == dict(extract=6, cluster=6, rank=1, label=6)
+    for img_id in ids:
+        feat = np.load(osp.join(out, 'features', img_id + '.npy'))
+        assert feat.dtype == np.float16 and feat.shape == (16, 8, 8)
+        norms = np.linalg.norm(feat.astype(np.float32), axis=0)
+        np.testing.assert_allclose(norms, 1, atol=1e-2)
+        cents = torch.load(osp.join(out, 'centroids', img_id + '.pt'))
+        assert 0 in cents and 1 in cents
+        assert (2 in cents) == (ids.index(img_id) % 2 == 1)
+        for v in cents.values():
+            assert v.dtype == torch.float16 and v.shape == (2, 16)
+        packed = np.load(osp.join(out, 'assignments', img_id + '.npy'))
+        assert packed.dtype == np.uint8 and packed.shape == (2, 8, 8)
+        assert set(np.unique(packed[0])) <= {0, 1, 255}
+
+    saved = torch.load(osp.join(out, 'debiased_centroids.pth'))
+    assert saved['V'].shape == (3, 16) and saved['V'].dtype == torch.float32
+    assert torch.all(saved['V'][0] == 0)
+    np.testing.assert_allclose(saved['V'][1:].norm(dim=1).numpy(), 1,
+                               atol=1e-5)
+    # ceil(0.4 * 6 * 2) = 5 of class 1, ceil(0.4 * 3 * 2) = 3 of class 2
+    assert len(saved['selected'][1]) == 5 and len(saved['selected'][2]) == 3
+    assert saved['config']['alpha'] == 0.4
+    assert saved['config']['k_fg'] == 2 and saved['config']['reduce'] == 'mean'
+    assert saved['feature_model']['checkpoint'].endswith('vit.pth')
+    assert 0 <= saved['target_share'] <= 1
+    assert saved['image_ids'] == ids
+
+    for img_id in ids:
+        src = Image.open(osp.join(setup['root'], 'labels', img_id + '.png'))
+        dst = Image.open(osp.join(out, 'labels', img_id + '.png'))
+        assert dst.mode == 'P' and dst.getpalette() == src.getpalette()
+        src, dst = np.asarray(src), np.asarray(dst)
+        assert dst.shape == src.shape
+        changed = src != dst
+        assert np.all(dst[changed] == 254)
+        assert np.all(np.isin(src[changed], [1, 2]))
+        keep = (src == 0) | (src == 255)
+        assert np.array_equal(src[keep], dst[keep])
+
+
+def test_resume_skips_finished(setup, tool):
+    out = setup['out']
+    files = [osp.join(out, d, i + e) for i in setup['ids']
+             for d, e in (('features', '.npy'), ('centroids', '.pt'),
+                          ('labels', '.png'))]
+    mtimes = {p: os.stat(p).st_mtime_ns for p in files}
+    done = tool.main([setup['cfg'], 'all'])
+    assert done['extract'] == 0 and done['cluster'] == 0
+    assert done['label'] == 0
+    assert {p: os.stat(p).st_mtime_ns for p in files} == mtimes
+    # a removed output is redone, the others are not touched
+    victim = osp.join(out, 'labels', setup['ids'][2] + '.png')
+    before = open(victim, 'rb').read()
+    os.remove(victim)
+    assert tool.main([setup['cfg'], 'label'])['label'] == 1
+    assert open(victim, 'rb').read() == before
+    assert not [f for f in os.listdir(osp.join(out, 'labels'))
+                if '.tmp' in f]
+
+
+def _copy_features(setup, name):
+    out = osp.join(setup['root'], name)
+    shutil.copytree(osp.join(setup['out'], 'features'),
+                    osp.join(out, 'features'))
+    return out
+
+
+def test_missing_image(setup, tool):
+    lst = osp.join(setup['root'], 'list_missing.txt')
+    with open(lst, 'w') as f:
+        f.write('img_0\nnope_7\n')
+    with pytest.raises(FileNotFoundError, match=r'nope_7\.png'):
+        tool.main([setup['cfg'], 'extract', '--cfg-options',
+                   f'img_list={lst}',
+                   f'out_dir={osp.join(setup["root"], "out_missing")}'])
+
+
+def test_bad_label_value(setup, tool):
+    bad_dir = osp.join(setup['root'], 'labels_bad')
+    shutil.copytree(osp.join(setup['root'], 'labels'), bad_dir)
+    label = np.asarray(Image.open(osp.join(bad_dir, 'img_3.png'))).copy()
+    label[10, 10] = 7
+    _save_label(osp.join(bad_dir, 'img_3.png'), label)
+    out = _copy_features(setup, 'out_bad')
+    with pytest.raises(ValueError, match=r'img_3\.png.*\[7\]'):
+        tool.main([setup['cfg'], 'cluster', '--cfg-options',
+                   f'label_dir={bad_dir}', f'out_dir={out}'])
+
+
+def test_missing_features_and_rank_file(setup, tool):
+    empty = osp.join(setup['root'], 'out_empty')
+    with pytest.raises(FileNotFoundError, match='`extract`'):
+        tool.main([setup['cfg'], 'cluster', '--cfg-options',
+                   f'out_dir={empty}'])
+    out = _copy_features(setup, 'out_norank')
+    with pytest.raises(FileNotFoundError,
+                       match=r'debiased_centroids\.pth.*`rank`'):
+        tool.main([setup['cfg'], 'label', '--cfg-options',
+                   f'out_dir={out}'])
+
+
+def test_missing_config_key(setup, tool, tmp_path):
+    text = open(setup['cfg']).read().replace('label_dir =', 'lbl_dir =')
+    cfg = tmp_path / 'no_label_dir.py'
+    cfg.write_text(text)
+    with pytest.raises(KeyError, match=r"no_label_dir\.py.*label_dir"):
+        tool.main([str(cfg), 'rank'])

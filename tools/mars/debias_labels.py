@@ -1,0 +1,512 @@
+# Copyright (c) mmweak contributors.
+"""MARS offline debiasing: remove biased objects from finished pseudo labels.
+
+    python tools/mars/debias_labels.py CONFIG {extract,cluster,rank,label,all}
+        [--cfg-options k=v ...] [--launcher none|pytorch]
+
+    # sharded over N processes (GPUs, or CPU processes with gloo)
+    torchrun --nproc_per_node=N tools/mars/debias_labels.py CONFIG all \\
+        --launcher pytorch
+
+Jo et al., "MARS: Model-agnostic Biased Object Removal without Additional
+Supervision for WSSS", ICCV 2023 (``shared/specs/mars.md``, sections 2-5).
+The maths is :mod:`mmweak.wsss.mars`; this tool runs it over a dataset.
+
+Config (a plain mmengine ``.py``; see
+``configs/mars/mars_stego-vitb8_debias_voc12aug.py``):
+
+- required: ``img_dir``, ``label_dir`` (baseline pseudo labels ``Y^b``,
+  PNG, 0..C, 255 ignore), ``feature_model`` (a
+  :class:`~mmweak.models.utils.DenseFeatureExtractor` config whose
+  ``checkpoint`` is a local file: nothing is downloaded), ``out_dir``, and
+  ``img_list`` (id file) or ``img_suffix`` (all images of ``img_dir``);
+- optional: ``img_suffix='.jpg'``, ``label_suffix='.png'``, ``tags_file``
+  (``cls_labels`` JSON / IRN npy, 0-based foreground indices; without it
+  the tags are the unique foreground values of ``Y^b``), ``gt_dir`` (GT
+  PNGs for the sanity metric), ``num_classes=21`` (incl. background),
+  ``k_fg=2``, ``k_bg=2``, ``alpha=0.4``, ``reduce='mean'``,
+  ``crf='deeplab'`` (or None: ``M > 0.5``), ``kmeans_iters=100``,
+  ``seed=0``, ``cluster_batch_size=8``, ``cache_fp16=True``.
+
+Sub-commands (each resumable: finished files are skipped, every file
+appears only by an atomic rename, work is sharded over torchrun ranks):
+
+- ``extract``: ``out_dir/features/<id>.npy``, (D, h, w) unit-norm features,
+  fp16 with ``cache_fp16`` (float32 otherwise).
+- ``cluster``: K-means per (image, class) in batches of images
+  (:func:`~mmweak.wsss.mars.cluster_image_classes`) ->
+  ``out_dir/centroids/<id>.pt`` = ``{class id: (K, D) tensor}`` (fp16 with
+  ``cache_fp16``). The per-pixel cluster assignments, needed by the
+  sanity metric, are stored beside them as
+  ``out_dir/assignments/<id>.npy``: uint8 (2, h, w), row 0 the cluster
+  index (255 = none), row 1 the labels on the feature grid. The
+  assignments are written first, the centroid file marks the image done.
+- ``rank`` (rank 0 only): ``out_dir/debiased_centroids.pth`` with ``V``
+  ((num_classes, D) float32, zero rows for background and absent classes),
+  ``selected`` / ``distances`` per class, ``image_ids`` and the
+  ``fg_origin`` of every centroid, the MARS settings and the feature-model
+  config (``feature_model``). With ``gt_dir`` the share of selected
+  centroids that are true targets (IoU > 0.3 with the GT) is printed and
+  stored as ``target_share`` / ``target_share_per_class``.
+- ``label``: ``out_dir/labels/<id>.png``: Eq. 4 similarity with the
+  image's tags, bilinear to the label size, ``crf`` binarisation, Eq. 5
+  (removed foreground pixels are 254; background and 255 never change).
+  Palette PNGs keep the input's palette.
+- ``all``: the four in order.
+"""
+import argparse
+import glob
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+
+from mmweak.datasets.cls_labels import load_cls_labels, load_id_list
+from mmweak.structures.label_map import check_label_values
+from mmweak.utils.offline_job import (add_launcher_args, atomic_path,
+                                      barrier, init_offline_dist,
+                                      is_main_process, offline_device,
+                                      pending, remove_stale_tmp,
+                                      save_npy_atomic, save_png_atomic,
+                                      shard, track)
+from mmweak.wsss.data_io import load_rgb
+from mmweak.wsss.mars import (BIASED_INDEX, IGNORE_INDEX,
+                              binarize_similarity, cluster_image_classes,
+                              cluster_target_flags, collect_centroids,
+                              rank_centroids, selected_target_share,
+                              similarity_map, debias_label)
+
+STEPS = ('extract', 'cluster', 'rank', 'label')
+REQUIRED_KEYS = ('img_dir', 'label_dir', 'feature_model', 'out_dir')
+DEFAULTS = dict(
+    img_list=None,
+    img_suffix='.jpg',
+    label_suffix='.png',
+    tags_file=None,
+    gt_dir=None,
+    gt_suffix='.png',
+    num_classes=21,
+    k_fg=2,
+    k_bg=2,
+    alpha=0.4,
+    reduce='mean',
+    crf='deeplab',
+    kmeans_iters=100,
+    seed=0,
+    cluster_batch_size=8,
+    cache_fp16=True)
+RANK_FILE = 'debiased_centroids.pth'
+NO_ASSIGN = 255
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='MARS: remove biased objects from WSSS pseudo labels')
+    parser.add_argument('config', help='MARS offline-tool config (.py)')
+    parser.add_argument('step', choices=STEPS + ('all', ),
+                        help='sub-command to run')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config keys, e.g. '
+        'feature_model.checkpoint=/path/stego.pth alpha=0.3')
+    add_launcher_args(parser)
+    return parser.parse_args(argv)
+
+
+# ------------------------------------------------------------ config
+def load_config(path: str, options: Optional[dict] = None) -> Config:
+    """The tool config with defaults filled in and checked; errors name the
+    config file."""
+    cfg = Config.fromfile(path)
+    if options:
+        cfg.merge_from_dict(options)
+    missing = [k for k in REQUIRED_KEYS if cfg.get(k) is None]
+    if missing:
+        raise KeyError(f'{path}: missing required key(s) {missing} (see '
+                       'tools/mars/debias_labels.py for the config keys)')
+    if cfg.get('img_list') is None and cfg.get('img_suffix') is None:
+        raise KeyError(f'{path}: set `img_list` (an id file) or '
+                       '`img_suffix` (use every image of img_dir)')
+    for key, value in DEFAULTS.items():
+        if key not in cfg:
+            cfg[key] = value
+    fm = cfg.feature_model
+    if not isinstance(fm, dict) or 'backbone' not in fm:
+        raise KeyError(f'{path}: `feature_model` must be a '
+                       'DenseFeatureExtractor config dict with `backbone`')
+    if fm.get('checkpoint') is None and not fm.get('allow_random', False):
+        raise ValueError(
+            f'{path}: feature_model.checkpoint is not set. The MARS feature '
+            'model (e.g. a STEGO/DINO ViT-B/8) must be supplied by the user '
+            'as a local checkpoint file; mmweak never downloads weights. '
+            'Set `feature_checkpoint` in the config or pass --cfg-options '
+            'feature_model.checkpoint=/path/to/checkpoint.pth')
+    if cfg.reduce not in ('mean', 'min'):
+        raise ValueError(f"{path}: reduce must be 'mean' or 'min', got "
+                         f'{cfg.reduce!r}')
+    if not 0 < float(cfg.alpha) <= 1:
+        raise ValueError(f'{path}: alpha must be in (0, 1], got {cfg.alpha}')
+    if int(cfg.k_fg) < 1 or int(cfg.k_bg) < 1 or \
+            int(cfg.k_fg) > 254 or int(cfg.k_bg) > 254:
+        raise ValueError(f'{path}: k_fg and k_bg must be in 1..254')
+    if int(cfg.num_classes) < 2 or int(cfg.num_classes) > 254:
+        raise ValueError(f'{path}: num_classes (incl. background) must be '
+                         f'in 2..254, got {cfg.num_classes}')
+    return cfg
+
+
+def image_ids(cfg: Config) -> List[str]:
+    """Ids of the list file, else the stems of ``img_dir/*<img_suffix>``."""
+    if cfg.img_list is not None:
+        return load_id_list(cfg.img_list)
+    ids = sorted(
+        osp.basename(p)[:-len(cfg.img_suffix)]
+        for p in glob.glob(osp.join(cfg.img_dir, '*' + cfg.img_suffix)))
+    if not ids:
+        raise FileNotFoundError(f'no "*{cfg.img_suffix}" image in img_dir '
+                                f'"{cfg.img_dir}"')
+    return ids
+
+
+def img_path(cfg, img_id):
+    return osp.join(cfg.img_dir, img_id + cfg.img_suffix)
+
+
+def label_path(cfg, img_id):
+    return osp.join(cfg.label_dir, img_id + cfg.label_suffix)
+
+
+def out_path(cfg, kind: str, img_id: str) -> str:
+    ext = {'features': '.npy', 'centroids': '.pt', 'assignments': '.npy',
+           'labels': '.png'}[kind]
+    return osp.join(cfg.out_dir, kind, img_id + ext)
+
+
+def check_files(ids: Sequence[str], paths, what: str, source: str,
+                hint: str = '') -> None:
+    """Raise naming the first listed id whose file is missing."""
+    missing = [(i, paths(i)) for i in ids if not osp.isfile(paths(i))]
+    if missing:
+        more = (f' (and {len(missing) - 1} more)'
+                if len(missing) > 1 else '')
+        raise FileNotFoundError(
+            f'{what} "{missing[0][1]}" of image {missing[0][0]} listed in '
+            f'{source} does not exist{more}{hint}')
+
+
+def list_source(cfg) -> str:
+    return cfg.img_list or f'img_dir "{cfg.img_dir}"'
+
+
+def read_label(path: str, num_classes: int
+               ) -> Tuple[np.ndarray, Optional[List[int]]]:
+    """A (H, W) uint8 label PNG and its palette (None unless mode P);
+    values outside 0..C-1, 254, 255 raise an error naming the file."""
+    from PIL import Image
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'label map "{path}" does not exist')
+    try:
+        with Image.open(path) as img:
+            img.load()
+            mode = img.mode
+            palette = img.getpalette() if mode == 'P' else None
+            label = np.asarray(img)
+    except Exception as err:  # PIL raises several error types
+        raise ValueError(f'{path}: cannot read the label map ({err})') \
+            from None
+    if label.ndim != 2 or mode not in ('P', 'L', 'I', 'I;16'):
+        raise ValueError(f'{path}: expected a single-channel (palette or '
+                         f'grey) label PNG, got mode {mode}')
+    check_label_values(label, num_classes, source=path)
+    return label.astype(np.uint8), palette
+
+
+def build_extractor(cfg):
+    from mmweak.registry import MODELS
+    from mmweak.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    fm = dict(cfg.feature_model.to_dict() if hasattr(
+        cfg.feature_model, 'to_dict') else cfg.feature_model)
+    fm.setdefault('type', 'DenseFeatureExtractor')
+    return MODELS.build(fm).to(offline_device())
+
+
+def torch_save_atomic(path: str, obj) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def torch_load(path: str):
+    from mmweak.utils.checkpoint import load_checkpoint_safely
+    return load_checkpoint_safely(path, map_location='cpu')
+
+
+def start_stage(cfg, ids, kind, ext, name, rank, world):
+    """Items of this rank still to do (stale temporaries removed, a
+    summary printed on rank 0)."""
+    todo = pending(ids, lambda i: out_path(cfg, kind, i))
+    if is_main_process():
+        folder = osp.join(cfg.out_dir, kind)
+        os.makedirs(folder, exist_ok=True)
+        stale = remove_stale_tmp(folder, ext)
+        print(f'{name}: {len(ids)} images, {len(ids) - len(todo)} already '
+              f'done, {len(todo)} to do -> {folder}' +
+              (f' ({stale} stale temporary file(s) removed)'
+               if stale else ''), flush=True)
+    barrier()
+    return shard(todo, rank, world)
+
+
+# ------------------------------------------------------------ steps
+def run_extract(cfg, ids, rank, world) -> int:
+    check_files(ids, lambda i: img_path(cfg, i), 'image', list_source(cfg))
+    mine = start_stage(cfg, ids, 'features', '.npy', 'extract', rank, world)
+    if not mine:
+        return 0
+    model = build_extractor(cfg)
+    device = offline_device()
+    dtype = np.float16 if cfg.cache_fp16 else np.float32
+    for img_id in track(mine, f'features (rank {rank}/{world})'):
+        img = load_rgb(img_path(cfg, img_id))
+        x = torch.from_numpy(img).permute(2, 0, 1)[None].float().to(device)
+        feat = model(x)[0].cpu().numpy().astype(dtype)
+        save_npy_atomic(out_path(cfg, 'features', img_id), feat)
+    return len(mine)
+
+
+def load_features(cfg, img_id: str) -> torch.Tensor:
+    path = out_path(cfg, 'features', img_id)
+    try:
+        feat = np.load(path)
+    except Exception as err:
+        raise ValueError(f'{path}: cannot read the feature cache ({err}); '
+                         'delete it and rerun `extract`') from None
+    if feat.ndim != 3:
+        raise ValueError(f'{path}: expected (D, h, w) features, got shape '
+                         f'{feat.shape}')
+    return torch.from_numpy(feat.astype(np.float32))
+
+
+def check_features(cfg, ids):
+    check_files(ids, lambda i: out_path(cfg, 'features', i),
+                'feature cache', list_source(cfg),
+                '; run the `extract` step first')
+
+
+def run_cluster(cfg, ids, rank, world) -> int:
+    check_files(ids, lambda i: label_path(cfg, i), 'label map',
+                list_source(cfg))
+    check_features(cfg, ids)
+    mine = start_stage(cfg, ids, 'centroids', '.pt', 'cluster', rank, world)
+    bsz = max(1, int(cfg.cluster_batch_size))
+    chunks = [mine[j:j + bsz] for j in range(0, len(mine), bsz)]
+    device = offline_device()
+    dtype = torch.float16 if cfg.cache_fp16 else torch.float32
+    for chunk in track(chunks, f'clusters (rank {rank}/{world}, batches of '
+                       f'up to {bsz} image(s))'):
+        # images of one feature grid and label size share a batch; the
+        # result of an image does not depend on its batch
+        groups: Dict[tuple, List[tuple]] = {}
+        for img_id in chunk:
+            feat = load_features(cfg, img_id)
+            label, _ = read_label(label_path(cfg, img_id), cfg.num_classes)
+            key = (tuple(feat.shape), label.shape)
+            groups.setdefault(key, []).append((img_id, feat, label))
+        for members in groups.values():
+            feats = torch.stack([m[1] for m in members]).to(device)
+            labels = torch.from_numpy(np.stack([m[2] for m in members]))
+            res = cluster_image_classes(
+                feats, labels, k_fg=int(cfg.k_fg), k_bg=int(cfg.k_bg),
+                iters=int(cfg.kmeans_iters), seed=int(cfg.seed),
+                return_assignments=True)
+            for b, (img_id, _, _) in enumerate(members):
+                assign = res.assignments[b].cpu()
+                grid = res.labels[b].cpu()
+                packed = np.stack([
+                    torch.where(assign < 0, NO_ASSIGN, assign).numpy(),
+                    grid.clamp(0, 255).numpy()
+                ]).astype(np.uint8)
+                save_npy_atomic(out_path(cfg, 'assignments', img_id), packed)
+                cents = {int(c): v.cpu().to(dtype).contiguous()
+                         for c, v in res.centroids[b].items()}
+                torch_save_atomic(out_path(cfg, 'centroids', img_id), cents)
+    return len(mine)
+
+
+def run_rank(cfg, ids) -> Optional[dict]:
+    """Ranking on rank 0 (the others wait at the barrier)."""
+    result = None
+    if is_main_process():
+        check_files(ids, lambda i: out_path(cfg, 'centroids', i),
+                    'centroid file', list_source(cfg),
+                    '; run the `cluster` step first')
+        per_image = []
+        for img_id in track(ids, 'rank: loading centroids'):
+            path = out_path(cfg, 'centroids', img_id)
+            cents = torch_load(path)
+            if not isinstance(cents, dict):
+                raise ValueError(f'{path}: expected a dict class -> (K, D) '
+                                 'centroids; delete it and rerun `cluster`')
+            per_image.append({int(c): v.float() for c, v in cents.items()})
+        bank = collect_centroids(per_image)
+        if bank.bg.shape[0] == 0:
+            raise ValueError('rank: no image has background (0) pixels on '
+                             'the feature grid, so no centroid can be ranked')
+        if not bank.fg:
+            raise ValueError('rank: no image has foreground pixels on the '
+                             'feature grid')
+        ranked = rank_centroids(bank.fg, bank.bg, float(cfg.alpha),
+                                cfg.reduce)
+        fm = cfg.feature_model
+        result = dict(
+            V=ranked.matrix(int(cfg.num_classes)).float(),
+            classes=sorted(ranked.vectors),
+            selected=ranked.selected,
+            distances=ranked.distances,
+            fg_origin=bank.fg_origin,
+            image_ids=list(ids),
+            num_centroids={c: int(v.shape[0]) for c, v in bank.fg.items()},
+            config=dict(k_fg=int(cfg.k_fg), k_bg=int(cfg.k_bg),
+                        alpha=float(cfg.alpha), reduce=cfg.reduce,
+                        crf=cfg.crf, num_classes=int(cfg.num_classes),
+                        kmeans_iters=int(cfg.kmeans_iters),
+                        seed=int(cfg.seed), label_dir=cfg.label_dir),
+            feature_model=fm.to_dict() if hasattr(fm, 'to_dict') else
+            dict(fm))
+        for c in sorted(ranked.selected):
+            print(f'rank: class {c}: {len(ranked.selected[c])} of '
+                  f'{bank.fg[c].shape[0]} centroids selected', flush=True)
+        if cfg.gt_dir is not None:
+            share = target_share(cfg, ids, ranked, bank)
+            result['target_share'] = share.share
+            result['target_share_per_class'] = share.per_class
+            print(f'rank: {100 * share.share:.1f}% of the '
+                  f'{share.num_selected} selected centroids are true targets '
+                  '(IoU > 0.3 with GT; the paper reports > 85% on VOC)',
+                  flush=True)
+        path = osp.join(cfg.out_dir, RANK_FILE)
+        torch_save_atomic(path, result)
+        print(f'rank: wrote {path}', flush=True)
+    barrier()
+    return result
+
+
+def target_share(cfg, ids, ranked, bank):
+    """Sanity metric from the stored assignments and the GT PNGs."""
+    gt_path = (lambda i: osp.join(cfg.gt_dir, i + cfg.gt_suffix))
+    check_files(ids, gt_path, 'ground-truth map', list_source(cfg))
+    check_files(ids, lambda i: out_path(cfg, 'assignments', i),
+                'cluster assignment file', list_source(cfg),
+                '; rerun the `cluster` step (delete its centroids)')
+    nk = max(int(cfg.k_fg), int(cfg.k_bg))
+    flags = []
+    for img_id in ids:
+        packed = np.load(out_path(cfg, 'assignments', img_id))
+        assign = torch.from_numpy(packed[0].astype(np.int64))
+        assign[assign == NO_ASSIGN] = -1
+        grid = torch.from_numpy(packed[1].astype(np.int64))
+        gt, _ = read_label(gt_path(img_id), cfg.num_classes)
+        flags.append(cluster_target_flags(
+            assign[None], grid[None], gt[None].astype(np.int64),
+            int(cfg.num_classes), nk)[0])
+    return selected_target_share(ranked, bank.fg_origin, torch.stack(flags))
+
+
+def image_tags(cfg, img_id, label, tags_map) -> torch.Tensor:
+    """(1, num_classes) bool tags indexed by label id."""
+    tags = torch.zeros(1, int(cfg.num_classes), dtype=torch.bool)
+    if tags_map is None:
+        ids = [int(v) for v in np.unique(label)
+               if 0 < v < int(cfg.num_classes)]
+    else:
+        if img_id not in tags_map:
+            raise KeyError(f'tag file "{cfg.tags_file}" has no entry for '
+                           f'image {img_id}')
+        ids = [t + 1 for t in tags_map[img_id]]
+        bad = [i for i in ids if i >= int(cfg.num_classes)]
+        if bad:
+            raise ValueError(f'tag file "{cfg.tags_file}": tags of {img_id} '
+                             f'exceed num_classes={cfg.num_classes}')
+    tags[0, ids] = True
+    return tags
+
+
+def run_label(cfg, ids, rank, world) -> int:
+    rank_path = osp.join(cfg.out_dir, RANK_FILE)
+    if not osp.isfile(rank_path):
+        raise FileNotFoundError(f'"{rank_path}" does not exist: run the '
+                                '`rank` step before `label`')
+    check_files(ids, lambda i: label_path(cfg, i), 'label map',
+                list_source(cfg))
+    check_features(cfg, ids)
+    if cfg.crf is not None:
+        check_files(ids, lambda i: img_path(cfg, i), 'image',
+                    list_source(cfg))
+    saved = torch_load(rank_path)
+    V = saved['V'].float()
+    if V.shape[0] != int(cfg.num_classes):
+        raise ValueError(f'{rank_path}: V has {V.shape[0]} rows but '
+                         f'num_classes={cfg.num_classes}; rerun `rank`')
+    tags_map = load_cls_labels(cfg.tags_file) if cfg.tags_file else None
+    crf = None
+    if cfg.crf is not None:
+        from mmweak.wsss.crf import DenseCRF
+        crf = DenseCRF(cfg.crf)
+    mine = start_stage(cfg, ids, 'labels', '.png', 'label', rank, world)
+    device = offline_device()
+    V = V.to(device)
+    for img_id in track(mine, f'debiased labels (rank {rank}/{world})'):
+        lpath = label_path(cfg, img_id)
+        label, palette = read_label(lpath, cfg.num_classes)
+        feat = load_features(cfg, img_id).to(device)
+        if feat.shape[0] != V.shape[1]:
+            raise ValueError(
+                f'{out_path(cfg, "features", img_id)}: {feat.shape[0]}-d '
+                f'features but {rank_path} holds {V.shape[1]}-d vectors')
+        tags = image_tags(cfg, img_id, label, tags_map).to(device)
+        sim = similarity_map(feat[None], V, tags, out_size=label.shape)[0]
+        sim = sim.cpu().numpy()
+        image = None
+        if crf is not None:
+            image = load_rgb(img_path(cfg, img_id))
+            if image.shape[:2] != label.shape:
+                raise ValueError(f'{img_path(cfg, img_id)} is '
+                                 f'{image.shape[:2]} but its label {lpath} '
+                                 f'is {label.shape}')
+        keep = binarize_similarity(sim, image, crf)
+        out = debias_label(label, keep, BIASED_INDEX, IGNORE_INDEX)
+        save_png_atomic(out_path(cfg, 'labels', img_id),
+                        out.astype(np.uint8), palette)
+    return len(mine)
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, int]:
+    """Run a step; return the number of files this process wrote per step
+    (``rank``: 1 on rank 0 when the centroids file was written)."""
+    args = parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = load_config(args.config, args.cfg_options)
+    ids = image_ids(cfg)
+    rank, world = init_offline_dist(args.launcher)
+    steps = STEPS if args.step == 'all' else (args.step, )
+    done: Dict[str, int] = {}
+    for step in steps:
+        if step == 'extract':
+            done[step] = run_extract(cfg, ids, rank, world)
+        elif step == 'cluster':
+            done[step] = run_cluster(cfg, ids, rank, world)
+        elif step == 'rank':
+            done[step] = int(run_rank(cfg, ids) is not None)
+        else:
+            done[step] = run_label(cfg, ids, rank, world)
+        barrier()
+    return done
+
+
+if __name__ == '__main__':
+    main()
