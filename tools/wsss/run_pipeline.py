@@ -273,9 +273,12 @@ def main(argv=None) -> dict:
             if not osp.isdir(data_root):
                 raise FileNotFoundError(f'data_root {data_root} not found')
             return
+        # --overwrite replaces only a set this generator wrote (it refuses
+        # a folder without its synthetic_meta.json), so a set written by an
+        # older generator version is renewed instead of stopping the demo
         run([py, 'tools/dataset_converters/make_synthetic_voc.py',
              '--out-dir', osp.join(ROOT, gen.out_dir), '--seed',
-             str(gen.seed)] + list(gen.get('args', [])), log)
+             str(gen.seed), '--overwrite'] + list(gen.get('args', [])), log)
     pipe.stage('data', dict(synthetic=cfg.get('synthetic'),
                             data_root=cfg.data_root), [], make_data)
     split_opt = ['--data-root', data_root]
