@@ -34,3 +34,12 @@ segmenter = dict(
     pseudo='configs/wsss/deeplabv3plus_r18-d8_synthetic-voc_pseudo.py',
     full='configs/wsss/deeplabv3plus_r18-d8_synthetic-voc_full.py',
     eval_split='val')
+# MARS (Jo et al., ICCV 2023) on the IRN masks: the offline tool config
+# (its header says which feature model and why), the MARS segmenter
+# (the base segmenter above + EMA teacher and weighted CE), and the planted
+# biased classes shown separately. Delete this entry to skip MARS.
+mars = dict(
+    tool_config='configs/mars/mars_debias_synthetic-voc.py',
+    segmenter='configs/mars/deeplabv3plus_r18-d8_mars_synthetic-voc.py',
+    gt_dir='SegmentationClassAug',  # the sanity metric (target share)
+    biased_classes=('boat', 'train'))

@@ -1,8 +1,9 @@
 # Copyright (c) mmweak contributors.
 """A tiny end-to-end WSSS run through tools/wsss/run_pipeline.py: synthetic
 VOC-layout data, Stage A, CAMs, seed sweep, CRF and IRN pseudo masks, two
-Stage C iterations of the pseudo-mask and fully supervised segmenters; then
-a second run that reuses every stage."""
+MARS debiasing of the IRN masks, two Stage C iterations of the pseudo-mask,
+MARS and fully supervised segmenters; then a second run that reuses every
+stage."""
 import json
 import os.path as osp
 
@@ -28,10 +29,12 @@ seed_eval = dict(thresholds=(0.1, 0.5, 0.1))
 irn = dict(options={{'train_cfg.max_epochs': 1,
                      'train_dataloader.batch_size': 2,
                      'train_dataloader.num_workers': 0}})
-segmenter = dict(options={{'train_cfg.max_iters': 2,
-                           'train_cfg.val_interval': 2,
-                           'train_dataloader.batch_size': 2,
-                           'train_dataloader.num_workers': 0}})
+_seg = {{'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2,
+        'train_dataloader.batch_size': 2,
+        'train_dataloader.num_workers': 0}}
+segmenter = dict(options=_seg)
+mars = dict(options={{'kmeans_iters': 5, 'crf': None}},
+            segmenter_options=_seg)
 """)
     return str(cfg)
 
@@ -43,8 +46,10 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, repo_root,
     wd = str(tmp_path / 'wd')
     res = tool.main([cfg, '--work-dir', wd])
     artefacts = [r['artefact'] for r in res['rows']]
-    assert artefacts[:3] == ['CAM seeds', 'CRF masks (psa)', 'IRN masks']
-    assert len(res['rows']) == 5
+    assert artefacts == [
+        'CAM seeds', 'CRF masks (psa)', 'IRN masks', 'IRN masks + MARS',
+        'segmenter on IRN masks', 'MARS segmenter on IRN masks + MARS',
+        'segmenter on GT masks (upper bound)']
     for row in res['rows']:
         assert row['miou'] is None or 0.0 <= row['miou'] <= 100.0
     # the background thresholds come from the train-split sweeps
@@ -56,17 +61,27 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, repo_root,
                         'ImageSets', 'Segmentation', 'trainaug.txt')).read()
     for img_id in ids.split():
         for stage in ('cams/cams', 'masks_crf/masks', 'irn_walk/maps',
-                      'masks_irn/masks'):
-            ext = '.png' if stage.endswith('masks') else '.npy'
+                      'masks_irn/masks', 'mars/labels'):
+            ext = '.png' if stage.endswith(('masks', 'labels')) else '.npy'
             assert osp.isfile(osp.join(wd, stage, img_id + ext))
     with open(osp.join(wd, 'results.json')) as f:
         assert json.load(f)['rows'] == json.loads(json.dumps(res['rows']))
-    assert 'IRN masks' in open(osp.join(wd, 'results.md')).read()
+    text = open(osp.join(wd, 'results.md')).read()
+    assert 'IRN masks' in text and '| boat | + MARS |' in text
+    mars = res['mars']
+    assert mars['biased_classes'] == ['boat', 'train']
+    assert set(mars['before']) >= {'boat', 'train'}
+    assert mars['after']['boat'].keys() == mars['before']['boat'].keys()
+    assert mars['target_share'] is None or 0 <= mars['target_share'] <= 100
+    # the MARS segmenter trained on the debiased labels with the tags
+    seg_log = open(osp.join(wd, 'seg_mars', 'stage.log')).read()
+    assert osp.join(wd, 'mars', 'labels') in seg_log
+    assert osp.join(wd, 'tags', 'cls_labels.json') in seg_log
     capsys.readouterr()
 
     # nothing changed: every stage is reused, the figures are the same
     again = tool.main([cfg, '--work-dir', wd])
     out = capsys.readouterr().out
-    assert out.count('reused (nothing changed)') == 13
+    assert out.count('reused (nothing changed)') == 18
     assert [r.get('miou') for r in again['rows']] == [
         r.get('miou') for r in res['rows']]

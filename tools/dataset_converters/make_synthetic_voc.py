@@ -742,7 +742,7 @@ def generate(out_dir: str,
              width_range: Tuple[int, int] = (112, 144),
              height_range: Tuple[int, int] = (88, 112),
              difficult_prob: float = 0.1,
-             stray_structure_prob: float = 0.3,
+             stray_structure_prob: float = 0.1,
              overwrite: bool = False,
              verbose: bool = True) -> str:
     """Write the synthetic set and return its ``.../VOCdevkit/VOC2012``.
@@ -759,7 +759,7 @@ def generate(out_dir: str,
             object. Defaults to 0.1.
         stray_structure_prob: Probability that a biased structure (water,
             rails) also appears in an image without its class. Defaults
-            to 0.3.
+            to 0.1.
         overwrite: Replace an existing synthetic set made with other
             arguments. Defaults to False.
         verbose: Print a summary. Defaults to True.
@@ -927,7 +927,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='probability of a tiny difficult object')
     parser.add_argument('--stray-structure-prob',
                         type=float,
-                        default=0.3,
+                        default=0.1,
                         help='probability of a biased structure (water, '
                         'rails) in an image without its class')
     parser.add_argument('--overwrite',

@@ -21,8 +21,13 @@ them by hand (each command is printed and logged):
    the seeds' (``eval_seeds.py`` on the saved maps) and
    ``make_pseudo_masks.py --method threshold`` writes the IRN masks with
    the best one;
-7. Stage C: ``tools/train.py`` + ``tools/test.py`` of the mmseg segmenter on
-   the IRN pseudo masks, and of the fully supervised upper bound.
+7. (with a ``mars`` entry) Stage B': ``make_cls_labels.py`` writes the
+   tags, ``tools/mars/debias_labels.py`` debiases the IRN masks (MARS,
+   feature model named in its config) and the labels are scored like the
+   masks, the planted biased classes separately;
+8. Stage C: ``tools/train.py`` + ``tools/test.py`` of the mmseg segmenter on
+   the IRN pseudo masks, of the MARS segmenter (student + EMA teacher) on
+   the debiased labels, and of the fully supervised upper bound.
 
 Every stage records a key (its settings, the keys of the stages it reads
 and the sources of mmweak and the tools) in ``<stage dir>/stage.json``. A
@@ -45,6 +50,8 @@ import time
 from typing import Callable, Dict, List, Optional
 
 from mmengine.config import Config, DictAction
+
+from mmweak.wsss.data_io import split_list_path
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -236,6 +243,67 @@ def make_table(res: dict) -> str:
     return '\n'.join(lines)
 
 
+RATE_KEYS = (('iou', 'IoU'), ('precision', 'Precision'),
+             ('recall', 'Recall'), ('fp_rate', 'FP rate'),
+             ('fn_rate', 'FN rate'))
+
+
+def class_rates(report: dict, classes) -> Dict[str, Dict[str, float]]:
+    """Per-class IoU / precision / recall / FP / FN of a mask report, for
+    ``classes`` and for the mean over the other foreground classes
+    present."""
+    names = report['class_names']
+    per = report['per_class']
+    out = {}
+    for name in classes:
+        if name not in names:
+            raise KeyError(f'biased class {name!r} is not a class of the '
+                           f'report ({names})')
+        out[name] = {k: per[k][names.index(name)] for k, _ in RATE_KEYS}
+    others = [i for i, n in enumerate(names)
+              if i > 0 and n not in classes and per['iou'][i] is not None]
+    if others:
+        mean = {}
+        for k, _ in RATE_KEYS:
+            # precision is undefined (None) for a class never predicted
+            vals = [per[k][i] for i in others if per[k][i] is not None]
+            mean[k] = sum(vals) / len(vals) if vals else None
+        out['other classes (mean)'] = mean
+    return out
+
+
+def mars_share(rank_file: str) -> Optional[float]:
+    """Share (%) of MARS's selected centroids that are true targets (the
+    rank step's sanity metric; None without GT)."""
+    from mmweak.utils.checkpoint import load_checkpoint_safely
+    ranked = load_checkpoint_safely(rank_file, map_location='cpu')
+    share = ranked.get('target_share')
+    return None if share is None else 100.0 * float(share)
+
+
+def mars_table(mars: dict) -> str:
+    """Markdown: per-class rates of the base masks and the MARS labels."""
+    lines = ['MARS on the IRN masks: the planted biased classes separately '
+             '(FP rate = share of the pixels labelled c that are not c in '
+             'the GT; 254 counts as no label).',
+             '',
+             '| Class | Labels | ' + ' | '.join(t for _, t in RATE_KEYS) +
+             ' |', '|---|---|' + '---|' * len(RATE_KEYS)]
+    for cls in mars['before']:
+        for tag, key in (('IRN masks', 'before'), ('+ MARS', 'after')):
+            vals = mars[key][cls]
+            lines.append(f'| {cls} | {tag} | ' + ' | '.join(
+                fmt(vals[k]) for k, _ in RATE_KEYS) + ' |')
+    share = mars.get('target_share')
+    lines.append('')
+    lines.append('Selected centroids that are true targets (IoU > 0.3 '
+                 f'with the GT; the paper: > 85 % on VOC): {fmt(share)} %. '
+                 'Segmenter with MARS minus segmenter on the same IRN '
+                 f'masks without it: {fmt(mars.get("segmenter_gain"))} '
+                 'mIoU.')
+    return '\n'.join(lines) + '\n'
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='pipeline config, e.g. '
@@ -258,7 +326,7 @@ def main(argv=None) -> dict:
     os.makedirs(work_dir, exist_ok=True)
     py = sys.executable
     data_root = osp.abspath(osp.join(ROOT, cfg.data_root))
-    pipe = Pipeline(work_dir, args.retrain, num_stages=13,
+    pipe = Pipeline(work_dir, args.retrain, num_stages=18 if cfg.get('mars') else 14,
                     code_key=source_hash())
     thr = cfg.seed_eval.thresholds
     # processes of the offline tools (not part of any stage key: the files
@@ -321,13 +389,14 @@ def main(argv=None) -> dict:
                      seconds=pipe.seconds['stage_a'] + pipe.seconds['cams'],
                      **seed_res['summary']))
 
-    def eval_masks(name, mask_dir, inputs):
+    def eval_masks(name, mask_dir, inputs, full=False):
         def body(d, log):
             run([py, 'tools/wsss/eval_seeds.py'] + split_opt +
                 ['--split', cfg.eval_split, '--mask-dir', mask_dir,
                  '--num-classes', str(cfg.num_classes), '--out-dir', d], log)
         out = pipe.stage(name, dict(split=cfg.eval_split), inputs, body)
-        return read_json(osp.join(out, 'seed_eval.json'))['summary']
+        report = read_json(osp.join(out, 'seed_eval.json'))
+        return report if full else report['summary']
 
     # 5. CRF pseudo masks ---------------------------------------------------
     def crf_masks(d, log):
@@ -430,16 +499,67 @@ def main(argv=None) -> dict:
                          inputs, body)
         return read_json(osp.join(out, 'test_metrics.json'))
 
+    irn_eval = eval_masks('masks_irn_eval', osp.join(irn_m, 'masks'),
+                          ['masks_irn'], full=True)
+
+    # 6b. MARS (Stage B'): the IRN masks debiased ---------------------------
+    mars = cfg.get('mars')
+    mars_eval = None
+    if mars is not None:
+        def make_tags(d, log):
+            run([py, 'tools/dataset_converters/make_cls_labels.py'] +
+                split_opt + ['--split', cfg.train_split, '--source', 'xml',
+                             '--out', osp.join(d, 'cls_labels.json')], log)
+        tags = pipe.stage('tags', dict(split=cfg.train_split), ['data'],
+                          make_tags)
+        tag_file = osp.join(tags, 'cls_labels.json')
+
+        def debias(d, log):
+            opts = {'img_dir': osp.join(data_root, 'JPEGImages'),
+                    'img_list': split_list_path(data_root, cfg.train_split),
+                    'label_dir': osp.join(irn_m, 'masks'),
+                    'tags_file': tag_file, 'out_dir': d}
+            if mars.get('gt_dir'):
+                opts['gt_dir'] = osp.join(data_root, mars.gt_dir)
+            opts.update(mars.get('options', {}))
+            run_offline(py, 'tools/mars/debias_labels.py',
+                        [mars.tool_config, 'all'] + cfg_options(opts),
+                        workers, log)
+        mars_dir = pipe.stage(
+            'mars', dict(cfg=config_dump(mars.tool_config),
+                         opt=mars.get('options'), gt=mars.get('gt_dir')),
+            ['masks_irn', 'tags'], debias)
+        mars_eval = eval_masks('mars_eval', osp.join(mars_dir, 'labels'),
+                               ['mars'], full=True)
+        share = mars_share(osp.join(mars_dir, 'debiased_centroids.pth'))
+        rows.append(dict(stage="B'", artefact='IRN masks + MARS',
+                         split=cfg.eval_split, seconds=pipe.seconds['mars'],
+                         **mars_eval['summary']))
+
     seg = cfg.segmenter
     pseudo_opts = {'train_dataloader.dataset.data_prefix.seg_map_path':
                    osp.join(irn_m, 'masks')}
     pseudo_opts.update(seg.get('options', {}))
     m_pseudo = segmenter('seg_irn', seg.pseudo, ['masks_irn'], pseudo_opts)
+    seg_rows = [('seg_irn', m_pseudo, 'segmenter on IRN masks')]
+    if mars is not None:
+        mars_opts = {
+            'train_dataloader.dataset.data_prefix.seg_map_path':
+            osp.join(mars_dir, 'labels'),
+            'tag_file': tag_file,
+            # a config variable is read where a dict uses it: set the key
+            'train_dataloader.dataset.pipeline.2.tag_file': tag_file}
+        mars_opts.update(mars.get('segmenter_options', {}))
+        m_mars = segmenter('seg_mars', mars.segmenter, ['mars', 'tags'],
+                           mars_opts)
+        seg_rows.append(('seg_mars', m_mars,
+                         'MARS segmenter on IRN masks + MARS'))
     m_full = segmenter('seg_full', seg.full, ['data'],
                        dict(seg.get('options', {})))
-    for name, m, src in (('seg_irn', m_pseudo, 'IRN masks'),
-                         ('seg_full', m_full, 'GT masks (upper bound)')):
-        rows.append(dict(stage='C', artefact=f'segmenter on {src}',
+    seg_rows.append(('seg_full', m_full,
+                     'segmenter on GT masks (upper bound)'))
+    for name, m, artefact in seg_rows:
+        rows.append(dict(stage='C', artefact=artefact,
                          split=seg.get('eval_split', 'val'),
                          miou=m.get('mIoU'), seconds=pipe.seconds[name]))
 
@@ -454,6 +574,15 @@ def main(argv=None) -> dict:
             f'segmenters on `{seg.get("eval_split", "val")}`. Segmenter on '
             f'IRN masks / fully supervised: {fmt(ratio)} %. '
             f'{res["seconds"]:.0f} s in all.\n\n{make_table(res)}\n')
+    if mars is not None:
+        res['mars'] = dict(
+            target_share=share, biased_classes=list(mars.biased_classes),
+            before=class_rates(irn_eval, mars.biased_classes),
+            after=class_rates(mars_eval, mars.biased_classes),
+            segmenter_gain=(m_mars['mIoU'] - m_pseudo['mIoU']
+                            if m_mars.get('mIoU') is not None and
+                            m_pseudo.get('mIoU') is not None else None))
+        text += '\n' + mars_table(res['mars'])
     write_atomic(osp.join(work_dir, 'results.json'),
                  json.dumps(res, indent=2))
     write_atomic(osp.join(work_dir, 'results.md'), text)
