@@ -40,10 +40,15 @@ tag_file = data_root + '/cls_labels.json'
 crop_size = (512, 512)
 img_scale = (2048, 512)
 
-# the base segmenter (its data preprocessor included) becomes both branches
+# the base segmenter becomes both branches
+# mmengine's Runner gives the model the top-level `data_preprocessor` unless
+# the model names one: name the base segmenter's (its crop size), and keep
+# the top-level one in step
+data_preprocessor = dict(size=crop_size)
 model = dict(
     _delete_=True,
     type='MARSEncoderDecoder',
+    data_preprocessor={{_base_.model.data_preprocessor}},
     segmentor={{_base_.model}},
     loss_wce=dict(type='WeightedCrossEntropyLoss'),
     restrict_to_tags=True,

@@ -190,41 +190,70 @@ def kmeans_batched(x: Tensor,
         closest = dist if closest is None else torch.where(
             enabled[:, j:j + 1], torch.minimum(closest, dist), closest)
 
-    # Lloyd iterations
+    # Lloyd iterations on the active problems only: a problem whose
+    # assignment did not change (and had no cluster moved) has reached its
+    # fixed point (its centroids would be recomputed from the same points),
+    # so it leaves the active set once a quarter of the set has converged,
+    # and the batch shrinks; the padded length shrinks with it (valid points are expected first, as
+    # cluster_image_classes packs them; any layout stays correct)
     check = valid & regular[:, None]
+    act = torch.arange(num, device=device)
+    xa, xa_sq, va, ena, livea, checka = (x, x_sq, validf, enabled, live,
+                                         check)
+    ca = centroids
     prev = None
     done = 0
     for _ in range(int(iters)):
+        if act.numel() == 0:
+            break
         done += 1
-        dist = _sq_dist(x, x_sq, centroids).masked_fill_(
-            ~enabled[:, None, :], inf)
+        dist = _sq_dist(xa, xa_sq, ca).masked_fill_(~ena[:, None, :], inf)
         assign = dist.argmin(-1)
-        onehot = F.one_hot(assign, kmax).to(x.dtype) * validf[..., None]
+        onehot = F.one_hot(assign, kmax).to(x.dtype) * va[..., None]
         counts = onehot.sum(1)
-        new = torch.bmm(onehot.transpose(1, 2), x) / counts.clamp(
+        new = torch.bmm(onehot.transpose(1, 2), xa) / counts.clamp(
             min=1)[..., None]
-        empty = (counts == 0) & live
-        moved_any = False
+        empty = (counts == 0) & livea
+        moved = torch.zeros(act.numel(), dtype=torch.bool, device=device)
         if bool(empty.any()):
             # move the j-th empty cluster to the j-th farthest point; when
             # every point sits on a centroid (fewer distinct points than
             # k) nothing is gained: the cluster keeps its centroid
             own = dist.gather(-1, assign[..., None])[..., 0]
-            own = own.masked_fill(~valid, -1)
+            own = own.masked_fill(va == 0, -1)
             far_d, far = own.sort(dim=1, descending=True, stable=True)
             rank = (empty.long().cumsum(1) - 1).clamp(
-                min=0, max=min(kmax, length) - 1)
+                min=0, max=min(kmax, xa.shape[1]) - 1)
             pick = far.gather(1, rank)
             useful = empty & (far_d.gather(1, rank) > 0)
-            moved = x.gather(1, pick[..., None].expand(-1, -1, dims))
-            new = torch.where(useful[..., None], moved,
-                              torch.where(empty[..., None], centroids, new))
-            moved_any = bool(useful.any())
-        centroids = new
-        masked = assign.masked_fill(~check, 0)
-        if prev is not None and not moved_any and torch.equal(masked, prev):
+            far_pts = xa.gather(1, pick[..., None].expand(-1, -1, dims))
+            new = torch.where(useful[..., None], far_pts,
+                              torch.where(empty[..., None], ca, new))
+            moved = useful.any(1)
+        centroids[act] = new
+        masked = assign.masked_fill(~checka, 0)
+        if prev is None:
+            changed = torch.ones_like(moved)
+        else:
+            changed = (masked != prev).any(1) | moved
+        num_changed = int(changed.sum())
+        if num_changed > 0.75 * act.numel():
+            # compacting copies the points: only worth it when the batch
+            # shrinks by a quarter (a converged problem carried along
+            # stays at its fixed point)
+            ca, prev = new, masked
+            continue
+        keep = changed.nonzero()[:, 0]
+        act = act[keep]
+        if act.numel() == 0:
             break
-        prev = masked
+        length_a = int(valid[act].sum(1).max())
+        last = int(valid[act].float().cumsum(1).argmax(1).max()) + 1 \
+            if length_a > 0 else 1
+        xa, xa_sq = x[act, :last], x_sq[act, :last]
+        va, ena, livea = validf[act, :last], enabled[act], live[act]
+        checka = check[act, :last]
+        ca, prev = new[keep], masked[keep, :last]
 
     dist = _sq_dist(x, x_sq, centroids).masked_fill_(
         ~enabled[:, None, :], inf)

@@ -98,9 +98,17 @@ def test_segmenter_config_builds_mars_model(name):
     assert types.index('LoadImageLevelLabels') < types.index(
         'mmseg.RandomResize')
     assert 'gt_tags' in pipeline[-1].meta_keys
+    # as mmengine's Runner builds it (the top-level data preprocessor is
+    # only a default): the crop size of the base segmenter
+    runner_model = copy.deepcopy(cfg.model)
+    runner_model.setdefault('data_preprocessor', cfg.data_preprocessor)
+    crop = tuple(cfg.crop_size)
+    assert tuple(runner_model.data_preprocessor.size) == crop
+    assert tuple(cfg.data_preprocessor.size) == crop
     if name == SYNTHETIC:
         assert cfg.model.teacher_crf is False
-        model = MODELS.build(cfg.model)
+        model = MODELS.build(runner_model)
+        assert tuple(model.data_preprocessor.size) == crop == (96, 96)
     else:
         assert cfg.model.teacher_crf == dict(preset='deeplab')
         num = 81 if 'coco' in name else 21
