@@ -30,7 +30,8 @@ kept only if exactly one object of the subject's category satisfies it
 (strictly left/right/above/below: disjoint extents; next to: gap under
 8 % of the image side; biggest/smallest: area 1.4 times the runner-up's).
 Subjects use COCO synonyms (man, woman, guy, auto, puppy, seat, ...) and
-sometimes a colour adjective that does not single out the referent.
+sometimes (relational expressions only) a colour adjective that does not
+single out the referent.
 Splits are per image as in UNC's: ``testA`` images refer to people,
 ``testB`` images to other objects, ``train`` and ``val`` to both.
 
@@ -78,7 +79,7 @@ COLOURS = {
 }
 RELATIONS = {
     'left': ['{s} left of {o}', '{s} to the left of the {o}',
-             '{s} on the left of a {o}'],
+             '{s} at the left of a {o}'],
     'right': ['{s} right of {o}', '{s} to the right of the {o}'],
     'above': ['{s} above {o}', '{s} above the {o}'],
     'below': ['{s} below {o}', '{s} under the {o}', '{s} below a {o}'],
@@ -214,10 +215,10 @@ def _expressions(cats: List[str], boxes, size: int) -> Dict[int, List]:
 def _sentence(rng: np.random.Generator, triad, colour: str) -> str:
     sub, rel, obj = triad
     s = str(rng.choice(NOUNS[sub]))
+    if obj is None:  # no colour here: the rules take a colour first
+        return str(rng.choice(SIZE_TEMPLATES[rel])).format(s=s)
     if rng.random() < 0.25:
         s = f'{colour} {s}'
-    if obj is None:
-        return str(rng.choice(SIZE_TEMPLATES[rel])).format(s=s)
     o = str(rng.choice(NOUNS[obj]))
     return str(rng.choice(RELATIONS[rel])).format(s=s, o=o)
 
