@@ -22,6 +22,7 @@ COVERED_ELSEWHERE = {
     'configs/wsss/deeplab*.py': 'tests/test_configs/test_wsss_seg_configs.py',
     'configs/wsss/pipeline_*.py': 'tests/test_tools/test_run_pipeline.py',
     'configs/irn/*.py': 'tests/test_models/test_wsss/test_irnet.py',
+    'configs/dtmr/*.py': 'tests/test_configs/test_dtmr_configs.py',
 }
 _ELSEWHERE = {
     osp.relpath(p, ROOT)
