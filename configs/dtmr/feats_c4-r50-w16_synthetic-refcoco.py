@@ -71,6 +71,7 @@ detector = dict(
                 type='mmdet.DeltaXYWHBBoxCoder',
                 target_means=[0., 0., 0., 0.],
                 target_stds=[0.1, 0.1, 0.2, 0.2]))),
+    train_cfg=None,
     test_cfg=dict(
         rpn=dict(nms_pre=100, max_per_img=100, nms=dict(type='nms',
                                                        iou_threshold=0.7)),

@@ -44,7 +44,8 @@ detector = dict(
                            sampling_ratio=0),
             out_channels=256, featmap_strides=[16]),
         bbox_head=dict(type='mmdet.BBoxHead', with_avg_pool=True,
-                       roi_feat_size=7, in_channels=512, num_classes=80)))
+                       roi_feat_size=7, in_channels=512, num_classes=80)),
+    train_cfg=None, test_cfg=None)
 feature_extraction = dict(
     dataset=dict(type='RefCOCOGroundingDataset', data_root='{data_root}',
                  img_prefix='{img_prefix}', split=['train', 'val']),

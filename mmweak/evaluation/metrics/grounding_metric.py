@@ -65,13 +65,18 @@ class GroundingAccuracy(BaseMetric):
                 np.zeros(0)
             chance = (bbox_overlaps(cands.reshape(-1, 4), gt, offset=0) >=
                       self.iou_thr).mean(0) if len(gt) else np.zeros(0)
-            for e, iou, p, c in zip(exprs, ious, pred, chance):
-                self.results.append(dict(
-                    split=sample.get('split', ''), sent_id=e.get('sent_id'),
-                    iou=float(iou), hit=bool(iou >= self.iou_thr),
-                    chance=float(c), pred_bbox=[float(x) for x in p]))
+            # one result per image: mmengine truncates the collected
+            # results to the dataset size, which counts images
+            self.results.append([
+                dict(split=sample.get('split', ''),
+                     sent_id=e.get('sent_id'), iou=float(iou),
+                     hit=bool(iou >= self.iou_thr), chance=float(c),
+                     pred_bbox=[float(x) for x in p])
+                for e, iou, p, c in zip(exprs, ious, pred, chance)
+            ])
 
-    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+    def compute_metrics(self, results: List[list]) -> Dict[str, float]:
+        results = [r for per_image in results for r in per_image]
         if not results:
             raise ValueError('GroundingAccuracy: no expressions evaluated')
         by_split: Dict[str, List[dict]] = defaultdict(list)
