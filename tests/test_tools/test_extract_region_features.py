@@ -45,7 +45,10 @@ detector = dict(
             out_channels=256, featmap_strides=[16]),
         bbox_head=dict(type='mmdet.BBoxHead', with_avg_pool=True,
                        roi_feat_size=7, in_channels=512, num_classes=80)),
-    train_cfg=None, test_cfg=None)
+    train_cfg=None,
+    test_cfg=dict(rpn=dict(nms_pre=10, max_per_img=10,
+                           nms=dict(type='nms', iou_threshold=0.7)),
+                  rcnn=None))
 feature_extraction = dict(
     dataset=dict(type='RefCOCOGroundingDataset', data_root='{data_root}',
                  img_prefix='{img_prefix}', split=['train', 'val']),
