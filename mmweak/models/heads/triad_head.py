@@ -150,13 +150,17 @@ class TriadHead(BaseModule):
         return out
 
     def scores(self, enc: Dict, img_idx: torch.Tensor,
-               q: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+               q: Dict[str, torch.Tensor],
+               valid: Optional[torch.Tensor] = None
+               ) -> Dict[str, torch.Tensor]:
         """Score maps of E expressions on their images.
 
         Args:
             enc: :meth:`encode` output for B images (padded to N).
             img_idx: (E,) image index of each expression.
             q: ``sub`` (E, Dw) subject query, ``obj`` and ``rel`` (E, Dw).
+            valid: optional (B, N) mask of real candidates: the pair MLP
+                then runs on the real pairs only (padded ones score 0).
 
         Returns:
             dict: ``sub`` (E, N), and unless subject-only ``obj`` (E, N),
@@ -172,9 +176,17 @@ class TriadHead(BaseModule):
         a = ps.feats[0](enc['vl'])[img_idx]  # subject part (E, N, H)
         b = ps.feats[1](enc['vl'])[img_idx]  # object part (E, N, H)
         qp = ps.query(torch.cat([q['sub'], q['obj'], q['rel']], dim=-1))
-        # (E, N, N, H): every ordered pair of every expression at once
-        out['pair'] = ps.score(qp[:, None, None] + a[:, :, None] +
-                               b[:, None, :])
+        if valid is None:
+            # (E, N, N, H): every ordered pair of every expression at once
+            out['pair'] = ps.score(qp[:, None, None] + a[:, :, None] +
+                                   b[:, None, :])
+            return out
+        # only the real pairs of a padded batch, still in one computation
+        m = valid[img_idx]
+        e, i, j = (m[:, :, None] & m[:, None, :]).nonzero(as_tuple=True)
+        pair = qp.new_zeros(m.shape[0], m.shape[1], m.shape[1])
+        pair[e, i, j] = ps.score(qp[e] + a[e, i] + b[e, j])
+        out['pair'] = pair
         return out
 
     # ------------------------------------------------------------- losses
@@ -193,7 +205,7 @@ class TriadHead(BaseModule):
             valid: (B, N) mask of real candidates.
             targets: frozen ``category``, ``obj``, ``rel`` vectors (E, Dw).
         """
-        s = self.scores(enc, img_idx, q)
+        s = self.scores(enc, img_idx, q, valid)
         m = valid[img_idx]  # (E, N)
         n = m.sum(1, keepdim=True).float()
         v = enc['v'][img_idx]
@@ -228,7 +240,7 @@ class TriadHead(BaseModule):
                          img_idx: torch.Tensor, q: Dict) -> torch.Tensor:
         """``S`` (E, N, N) (subject-only: ``s_sub`` broadcast over j);
         invalid pairs are ``-inf``."""
-        s = self.scores(enc, img_idx, q)
+        s = self.scores(enc, img_idx, q, valid)
         m = valid[img_idx]
         ws, wo, wp = self.inference_weights
         if self.subject_only:
