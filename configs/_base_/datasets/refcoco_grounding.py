@@ -39,20 +39,9 @@ val_dataloader = dict(
         check_images=False,
         test_mode=True,
         pipeline=pipeline))
+# the test splits with the val loader's settings
 test_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        img_prefix=img_prefix,
-        split_by=split_by,
-        split=['testA', 'testB'],
-        check_images=False,
-        test_mode=True,
-        pipeline=pipeline))
+    val_dataloader,
+    dataset=dict(val_dataloader['dataset'], split=['testA', 'testB']))
 val_evaluator = dict(type='GroundingAccuracy', iou_thr=0.5)
 test_evaluator = val_evaluator
