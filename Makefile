@@ -2,11 +2,12 @@
 # first and is fast when nothing changed):
 #   make demo   - train and test every WSOL method on the embedded synthetic
 #                 data, run the WSSS pipeline on the embedded VOC-layout set,
-#                 and print the results tables
+#                 train and test DTMR grounding on the embedded RefCOCO-format
+#                 set, and print the results tables
 #   make test   - run the test suite
 SHELL := /bin/bash
-# make demo TASKS=wsol (or TASKS=wsss) runs one task alone
-TASKS ?= wsol wsss
+# make demo TASKS=wsol (or TASKS=wsss, TASKS=dtmr) runs one task alone
+TASKS ?= wsol wsss dtmr
 .PHONY: env demo test bench lint
 
 env:

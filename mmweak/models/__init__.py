@@ -8,3 +8,5 @@ from .wsss import *  # noqa: F401,F403
 from .utils import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
 from .segmentors import *  # noqa: F401,F403
+from .language import *  # noqa: F401,F403
+from .grounders import *  # noqa: F401,F403

@@ -23,6 +23,7 @@ COVERED_ELSEWHERE = {
     'configs/wsss/pipeline_*.py': 'tests/test_tools/test_run_pipeline.py',
     'configs/irn/*.py': 'tests/test_models/test_wsss/test_irnet.py',
     'configs/mars/*.py': 'tests/test_configs/test_mars_configs.py',
+    'configs/dtmr/*.py': 'tests/test_configs/test_dtmr_configs.py',
 }
 _ELSEWHERE = {
     osp.relpath(p, ROOT)

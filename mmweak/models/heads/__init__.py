@@ -7,8 +7,10 @@ from .bas_head import BASGenerator, BASHead
 from .multilabel_cam_head import MultiLabelCAMHead
 from .deeplabv2_head import DeepLabV2Head
 from .bas_wsss_head import BASWSSSHead
+from .triad_head import FactorisedScorer, TriadHead
 
 __all__ = [
     'BASGenerator', 'BASHead', 'SATHead', 'ConvCAMHead', 'BaseWSOLHead',
-    'CAMHead', 'MultiLabelCAMHead', 'DeepLabV2Head', 'BASWSSSHead'
+    'CAMHead', 'MultiLabelCAMHead', 'DeepLabV2Head', 'BASWSSSHead',
+    'TriadHead', 'FactorisedScorer'
 ]
