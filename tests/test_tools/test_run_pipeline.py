@@ -82,6 +82,6 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, repo_root,
     # nothing changed: every stage is reused, the figures are the same
     again = tool.main([cfg, '--work-dir', wd])
     out = capsys.readouterr().out
-    assert out.count('reused (nothing changed)') == 18
+    assert out.count('reused (nothing changed)') == 17
     assert [r.get('miou') for r in again['rows']] == [
         r.get('miou') for r in res['rows']]

@@ -326,7 +326,7 @@ def main(argv=None) -> dict:
     os.makedirs(work_dir, exist_ok=True)
     py = sys.executable
     data_root = osp.abspath(osp.join(ROOT, cfg.data_root))
-    pipe = Pipeline(work_dir, args.retrain, num_stages=18 if cfg.get('mars') else 14,
+    pipe = Pipeline(work_dir, args.retrain, num_stages=17 if cfg.get('mars') else 13,
                     code_key=source_hash())
     thr = cfg.seed_eval.thresholds
     # processes of the offline tools (not part of any stage key: the files
@@ -499,9 +499,6 @@ def main(argv=None) -> dict:
                          inputs, body)
         return read_json(osp.join(out, 'test_metrics.json'))
 
-    irn_eval = eval_masks('masks_irn_eval', osp.join(irn_m, 'masks'),
-                          ['masks_irn'], full=True)
-
     # 6b. MARS (Stage B'): the IRN masks debiased ---------------------------
     mars = cfg.get('mars')
     mars_eval = None
@@ -577,7 +574,9 @@ def main(argv=None) -> dict:
     if mars is not None:
         res['mars'] = dict(
             target_share=share, biased_classes=list(mars.biased_classes),
-            before=class_rates(irn_eval, mars.biased_classes),
+            # the walk sweep's report at its best threshold scores exactly
+            # the IRN masks written with that threshold
+            before=class_rates(walk_res, mars.biased_classes),
             after=class_rates(mars_eval, mars.biased_classes),
             segmenter_gain=(m_mars['mIoU'] - m_pseudo['mIoU']
                             if m_mars.get('mIoU') is not None and
