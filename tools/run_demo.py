@@ -3,7 +3,7 @@
 (no download) and print one results table per task.
 
     python tools/run_demo.py [--tasks wsol wsss dtmr] [--work-dir work_dirs/demo]
-        [--only CAM BAS] [--retrain]
+        [--only CAM BAS] [--retrain] [--jobs 2]
 
 Tasks: ``wsol`` (SyntheticWSOL, generated in memory), ``wsss`` (the
 synthetic VOC-layout set written by
@@ -17,6 +17,12 @@ exactly as a user would. A training whose config and code did not change
 since its last successful run is reused unless ``--retrain`` is given. The
 table goes to the terminal and to ``WORK_DIR/results.md``; map overlays of a
 few test images to ``WORK_DIR/overlays/<method>/``.
+
+With several tasks, ``--jobs`` lanes run them side by side (default 2, the
+cores of the budget machine): the longest task in one lane, the others in
+the next. Every tool a lane starts gets the cores divided among the lanes
+still running (``mmweak.utils.cpu_share``): one thread each while both run,
+the whole machine for the lane left alone.
 """
 import argparse
 import glob
@@ -30,10 +36,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from mmweak.utils.cpu_share import LANES_ENV, cpu_share, lane  # noqa: E402
 
 
 @dataclass
@@ -129,6 +138,10 @@ def run(cmd: List[str], log_file: str, label: str = '',
     the terminal; fail loudly with the log's tail."""
     env = dict(os.environ, **(env_extra or {}))
     env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    if os.environ.get(LANES_ENV) and not (env_extra or {}).get(
+            'OMP_NUM_THREADS'):
+        # tasks run side by side: this tool gets its lane's share of cores
+        env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = str(cpu_share())
     print('  $', ' '.join(cmd), flush=True)
     progress = Progress(label or osp.basename(cmd[1]))
     with open(log_file, 'a') as f:
@@ -391,12 +404,12 @@ def run_dtmr(args: argparse.Namespace) -> str:
         'dtmr features')
     feats_s = time.time() - t0
     # the two models are small: train them side by side, one core each
-    from concurrent.futures import ThreadPoolExecutor
+    # (one after the other when another lane holds the second core)
     rwds = [osp.join(wd, name.replace(' ', '_')) for name, _ in DTMR_ROWS]
     for (name, config), rwd in zip(DTMR_ROWS, rwds):
         print(f'[dtmr] [{name}] {config}', flush=True)
         os.makedirs(rwd, exist_ok=True)
-    with ThreadPoolExecutor(len(DTMR_ROWS)) as pool:
+    with ThreadPoolExecutor(min(len(DTMR_ROWS), cpu_share())) as pool:
         train_s = list(pool.map(
             lambda row: train_once(row[0][1], row[1], [], args.retrain,
                                    osp.join(row[1], 'demo.log'), row[0][0],
@@ -429,6 +442,67 @@ def run_dtmr(args: argparse.Namespace) -> str:
 
 
 TASKS = {'wsol': run_wsol, 'wsss': run_wsss, 'dtmr': run_dtmr}
+# measured minutes of each task alone on the 2-core budget machine; only
+# their order matters (lane assignment)
+TASK_MINUTES = {'wsss': 20.0, 'wsol': 12.0, 'dtmr': 6.0}
+
+
+def assign_lanes(tasks: List[str], jobs: int) -> List[List[str]]:
+    """Longest task first into the least loaded lane; each lane keeps the
+    order of ``tasks``. Empty lanes are dropped."""
+    lanes: List[List[str]] = [[] for _ in range(max(1, jobs))]
+    load = [0.0] * len(lanes)
+    for t in sorted(tasks, key=lambda t: -TASK_MINUTES.get(t, 1.0)):
+        i = load.index(min(load))
+        lanes[i].append(t)
+        load[i] += TASK_MINUTES.get(t, 1.0)
+    return [[t for t in tasks if t in ln] for ln in lanes if ln]
+
+
+def run_tasks(args: argparse.Namespace, tasks: List[str]) -> List[str]:
+    """Run ``tasks`` in ``args.jobs`` lanes; return their sections in the
+    order of ``tasks``. A failing lane does not stop the others; the first
+    failure is raised when all have ended."""
+    lanes = assign_lanes(tasks, args.jobs)
+    if len(lanes) == 1:
+        return [TASKS[t](args) for t in tasks]
+    lanes_dir = osp.join(args.work_dir, '.cpu_lanes')
+    shutil.rmtree(lanes_dir, ignore_errors=True)  # marks of a killed run
+    os.makedirs(lanes_dir)
+    os.environ[LANES_ENV] = lanes_dir
+    print('lanes: ' + ' | '.join(' + '.join(ln) for ln in lanes), flush=True)
+    # every lane is marked before any starts, so no tool starts with
+    # more than its share
+    marks = [lane(lanes_dir, '-'.join(ln)) for ln in lanes]
+    for m in marks:
+        m.__enter__()
+
+    def run_lane(i: int) -> Dict[str, str]:
+        try:
+            out = {}
+            for t in lanes[i]:
+                t0 = time.time()
+                out[t] = TASKS[t](args)
+                print(f'[{t}] finished in {time.time() - t0:.0f} s',
+                      flush=True)
+            return out
+        finally:
+            marks[i].__exit__(None, None, None)
+
+    with ThreadPoolExecutor(len(lanes)) as pool:
+        futures = [pool.submit(run_lane, i) for i in range(len(lanes))]
+    sections, errors = {}, []
+    for ln, fut in zip(lanes, futures):
+        if fut.exception() is not None:
+            errors.append((ln, fut.exception()))
+        else:
+            sections.update(fut.result())
+    del os.environ[LANES_ENV]
+    if errors:
+        for ln, err in errors:
+            print(f'lane {" + ".join(ln)} failed: {err!r}', flush=True)
+        raise errors[0][1]
+    return [sections[t] for t in tasks]
 
 
 def main() -> None:
@@ -449,6 +523,10 @@ def main() -> None:
                         'a smaller dataset for a smoke run)')
     parser.add_argument('--test-options', nargs='+', default=[],
                         help='WSOL: --cfg-options for every test')
+    parser.add_argument('--jobs', type=int, default=2,
+                        help='lanes running the tasks side by side, the '
+                        'cores shared among them (1: one task after the '
+                        'other)')
     parser.add_argument('--wsss-options', nargs='+', default=[],
                         help='WSSS: --cfg-options for the pipeline config')
     args = parser.parse_args()
@@ -456,8 +534,11 @@ def main() -> None:
 
     os.makedirs(args.work_dir, exist_ok=True)
     start = time.time()
-    sections = [TASKS[t](args) for t in tasks]
-    text = (f'Main job (`tools/run_demo.py --tasks {" ".join(tasks)}`, '
+    sections = run_tasks(args, tasks)
+    lanes = assign_lanes(tasks, args.jobs)
+    how = '' if len(lanes) == 1 else ', lanes ' + ' | '.join(
+        ' + '.join(ln) for ln in lanes)
+    text = (f'Main job (`tools/run_demo.py --tasks {" ".join(tasks)}`{how}, '
             f'{time.time() - start:.0f} s in all)\n\n' +
             '\n'.join(sections))
     fd, tmp = tempfile.mkstemp(dir=args.work_dir, suffix='.tmp')

@@ -52,3 +52,17 @@ def test_table_shows_mean_and_half_range():
              train_s=[10.0, 12.0])
     ])
     assert '| CAM | R50 | 91.00 ±1.00 |' in table and '| 11 |' in table
+
+
+def test_lanes_put_the_longest_task_alone():
+    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..', 'tools'))
+    try:
+        import run_demo
+    finally:
+        sys.path.pop(0)
+    assert run_demo.assign_lanes(['wsol', 'wsss', 'dtmr'], 2) == [
+        ['wsss'], ['wsol', 'dtmr']]
+    assert run_demo.assign_lanes(['wsol', 'wsss', 'dtmr'], 1) == [
+        ['wsol', 'wsss', 'dtmr']]
+    assert run_demo.assign_lanes(['dtmr'], 2) == [['dtmr']]
+    assert run_demo.assign_lanes(['wsol', 'dtmr'], 3) == [['wsol'], ['dtmr']]

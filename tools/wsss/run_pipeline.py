@@ -51,6 +51,7 @@ from typing import Callable, Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 
+from mmweak.utils.cpu_share import LANES_ENV, cpu_share
 from mmweak.wsss.data_io import split_list_path
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -141,6 +142,9 @@ def run(cmd: List[str], log_file: str,
     """Run a tool, streaming its output to the terminal and ``log_file``."""
     env = dict(os.environ)
     env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    if os.environ.get(LANES_ENV):
+        # run by the main job next to other tasks: this lane's share
+        env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = str(cpu_share())
     env.update(env_extra or {})
     shown = [osp.relpath(c, ROOT) if osp.isabs(c) and c.startswith(ROOT)
              else c for c in cmd]
@@ -172,7 +176,11 @@ def offline_cmd(py: str, tool: str, workers: int) -> List[str]:
 def run_offline(py: str, tool: str, args: List[str], workers: int,
                 log_file: str) -> None:
     """Run an offline tool (CAM export, pseudo masks, IR labels) sharded over
-    ``workers`` CPU processes or GPUs, one thread each on the CPU."""
+    ``workers`` CPU processes or GPUs, one thread each on the CPU (no more
+    processes than the lane's share when the main job runs tasks side by
+    side)."""
+    if os.environ.get(LANES_ENV):
+        workers = min(workers, cpu_share())
     cmd = offline_cmd(py, tool, workers) + args
     env = None
     if workers > 1:
