@@ -6,6 +6,9 @@ MARS and fully supervised segmenters; then a second run that reuses every
 stage."""
 import json
 import os.path as osp
+import re
+
+import pytest
 
 from mmweak.testing import load_tool_script
 
@@ -85,3 +88,27 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, repo_root,
     assert out.count('reused (nothing changed)') == 17
     assert [r.get('miou') for r in again['rows']] == [
         r.get('miou') for r in res['rows']]
+
+    # more segmenter seeds (MARS left out to keep the test short): the
+    # earlier stages and seed 0 are reused, each segmenter trains once more
+    # with the seed, the table shows mean and half-range
+    capsys.readouterr()
+    seeds = tool.main([cfg, '--work-dir', wd, '--cfg-options',
+                       'segmenter.seeds=[0,1]', 'mars=None'])
+    out = capsys.readouterr().out
+    assert out.count('reused (nothing changed)') == 13
+    for name in ('seg_irn_seed1', 'seg_full_seed1'):
+        seed_log = open(osp.join(wd, name, 'stage.log')).read()
+        # the config dump of the training names the seed
+        assert re.search(r'randomness = dict\(.*seed=1\b', seed_log)
+    assert not osp.exists(osp.join(wd, 'seg_mars_seed1'))
+    seg_rows = [r for r in seeds['rows'] if r['stage'] == 'C']
+    assert [r['artefact'] for r in seg_rows] == [
+        'segmenter on IRN masks', 'segmenter on GT masks (upper bound)']
+    for before, row in zip([res['rows'][4], res['rows'][6]], seg_rows):
+        assert len(row['miou_runs']) == 2
+        assert row['miou_runs'][0] == before['miou']
+        if None not in row['miou_runs']:
+            assert row['miou'] == pytest.approx(sum(row['miou_runs']) / 2)
+    assert len(seeds['pseudo_over_full_runs']) == 2
+    assert 'training seeds 0, 1' in open(osp.join(wd, 'results.md')).read()

@@ -27,7 +27,9 @@ them by hand (each command is printed and logged):
    masks, the planted biased classes separately;
 8. Stage C: ``tools/train.py`` + ``tools/test.py`` of the mmseg segmenter on
    the IRN pseudo masks, of the MARS segmenter (student + EMA teacher) on
-   the debiased labels, and of the fully supervised upper bound.
+   the debiased labels, and of the fully supervised upper bound; once per
+   training seed of ``segmenter.seeds`` (``--cfg-options
+   segmenter.seeds=[0,1,2]``: the table shows mean and half-range).
 
 Every stage records a key (its settings, the keys of the stages it reads
 and the sources of mmweak and the tools) in ``<stage dir>/stage.json``. A
@@ -236,6 +238,20 @@ def fmt(value: Optional[float]) -> str:
     return '-' if value is None else f'{value:.2f}'
 
 
+def mean_of(runs: List[dict], key: str) -> Optional[float]:
+    """Mean of ``key`` over the runs that report it (None if none does)."""
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return sum(values) / len(values) if values else None
+
+
+def fmt_runs(mean: Optional[float], runs: Optional[list]) -> str:
+    """``mean``, or ``mean ±half-range`` over several runs."""
+    runs = [r for r in (runs or []) if r is not None]
+    if len(runs) <= 1:
+        return fmt(mean)
+    return f'{mean:.2f} ±{(max(runs) - min(runs)) / 2:.2f}'
+
+
 def make_table(res: dict) -> str:
     lines = ['| Stage | Artefact | Split | mIoU | Precision | Recall | '
              'FP rate | FN rate | bg thr | s |',
@@ -243,7 +259,8 @@ def make_table(res: dict) -> str:
     for row in res['rows']:
         lines.append('| ' + ' | '.join([
             row['stage'], row['artefact'], row['split'],
-            fmt(row.get('miou')), fmt(row.get('precision')),
+            fmt_runs(row.get('miou'), row.get('miou_runs')),
+            fmt(row.get('precision')),
             fmt(row.get('recall')), fmt(row.get('fp_rate')),
             fmt(row.get('fn_rate')),
             '-' if row.get('bg_thr') is None else f"{row['bg_thr']:.2f}",
@@ -308,7 +325,10 @@ def mars_table(mars: dict) -> str:
                  f'with the GT; the paper: > 85 % on VOC): {fmt(share)} %. '
                  'Segmenter with MARS minus segmenter on the same IRN '
                  f'masks without it: {fmt(mars.get("segmenter_gain"))} '
-                 'mIoU.')
+                 'mIoU' + ('' if not mars.get('segmenter_gain_runs') else
+                          ' (per seed ' + ' / '.join(
+                              fmt(x) for x in mars['segmenter_gain_runs'])
+                          + ')') + '.')
     return '\n'.join(lines) + '\n'
 
 
@@ -334,7 +354,11 @@ def main(argv=None) -> dict:
     os.makedirs(work_dir, exist_ok=True)
     py = sys.executable
     data_root = osp.abspath(osp.join(ROOT, cfg.data_root))
-    pipe = Pipeline(work_dir, args.retrain, num_stages=17 if cfg.get('mars') else 13,
+    # stages: 13, the 4 of MARS, one per extra segmenter seed and segmenter
+    n_extra = len(cfg.segmenter.get('seeds', [0])) - 1
+    pipe = Pipeline(work_dir, args.retrain,
+                    num_stages=(17 + 3 * n_extra if cfg.get('mars') else
+                                13 + 2 * n_extra),
                     code_key=source_hash())
     thr = cfg.seed_eval.thresholds
     # processes of the offline tools (not part of any stage key: the files
@@ -490,22 +514,38 @@ def main(argv=None) -> dict:
                      **walk_res['summary']))
 
     # 7. Stage C --------------------------------------------------------------
+    # `segmenter.seeds` trains every segmenter once per seed (the first
+    # seed keeps the stage name, so a one-seed run's stages are reused);
+    # the table shows the mean and half the range over the seeds
+    seg_seeds = [int(x) for x in cfg.segmenter.get('seeds', [0])]
+
     def segmenter(name, config, inputs, options):
-        def body(d, log):
-            roots = data_root_options(config, data_root)
-            # the test below scores the final checkpoint on the same val
-            # split, so validating at the end of training would repeat it
-            run([py, 'tools/train.py', config, '--work-dir', d,
-                 '--no-validate'] + cfg_options({**roots, **options}), log)
-            test_opts = {k: v for k, v in roots.items()
-                         if k.startswith('test_dataloader')}
-            test_opts.update(cfg.segmenter.get('test_options', {}))
-            run([py, 'tools/test.py', config, final_checkpoint(d),
-                 '--work-dir', d, '--out', osp.join(d, 'test_metrics.json')]
-                + cfg_options(test_opts), log)
-        out = pipe.stage(name, dict(cfg=config_dump(config), opt=options),
-                         inputs, body)
-        return read_json(osp.join(out, 'test_metrics.json'))
+        runs = []
+        for i, seed in enumerate(seg_seeds):
+            opts = dict(options)
+            if i > 0 or seed != 0:
+                opts['randomness.seed'] = seed
+
+            def body(d, log, opts=opts):
+                roots = data_root_options(config, data_root)
+                # the test below scores the final checkpoint on the same val
+                # split, so validating at the end of training would repeat it
+                run([py, 'tools/train.py', config, '--work-dir', d,
+                     '--no-validate'] + cfg_options({**roots, **opts}), log)
+                test_opts = {k: v for k, v in roots.items()
+                             if k.startswith('test_dataloader')}
+                test_opts.update(cfg.segmenter.get('test_options', {}))
+                run([py, 'tools/test.py', config, final_checkpoint(d),
+                     '--work-dir', d, '--out',
+                     osp.join(d, 'test_metrics.json')] +
+                    cfg_options(test_opts), log)
+            stage = name if i == 0 else f'{name}_seed{seed}'
+            out = pipe.stage(stage, dict(cfg=config_dump(config), opt=opts),
+                             inputs, body)
+            runs.append(read_json(osp.join(out, 'test_metrics.json')))
+            if i > 0:
+                pipe.seconds[name] += pipe.seconds[stage]
+        return runs
 
     # 6b. MARS (Stage B'): the IRN masks debiased ---------------------------
     mars = cfg.get('mars')
@@ -566,29 +606,45 @@ def main(argv=None) -> dict:
     for name, m, artefact in seg_rows:
         rows.append(dict(stage='C', artefact=artefact,
                          split=seg.get('eval_split', 'val'),
-                         miou=m.get('mIoU'), seconds=pipe.seconds[name]))
+                         miou=mean_of(m, 'mIoU'),
+                         miou_runs=[r.get('mIoU') for r in m],
+                         seconds=pipe.seconds[name]))
 
-    ratio = (100.0 * m_pseudo['mIoU'] / m_full['mIoU']
-             if m_full.get('mIoU') else None)
+    ratio = (100.0 * mean_of(m_pseudo, 'mIoU') / mean_of(m_full, 'mIoU')
+             if mean_of(m_full, 'mIoU') else None)
     res = dict(rows=rows, bg_thr=bg_thr, seed_curve=osp.join(
         seeds, 'seed_eval.json'), pseudo_over_full=ratio,
-        seconds=time.time() - pipe.start)
+        segmenter_seeds=seg_seeds, seconds=time.time() - pipe.start)
+    per_seed = ''
+    if len(seg_seeds) > 1:
+        res['pseudo_over_full_runs'] = [
+            100.0 * a['mIoU'] / b['mIoU'] for a, b in zip(m_pseudo, m_full)]
+        per_seed = ' (per seed ' + ' / '.join(
+            fmt(x) for x in res['pseudo_over_full_runs']) + ')'
+    seeds_text = ('' if len(seg_seeds) == 1 else
+                  ' Segmenters: mean ±half-range over training seeds ' +
+                  ', '.join(str(x) for x in seg_seeds) + '.')
     text = (f'{cfg.get("title", "WSSS")}; mIoU etc. in %; seeds and pseudo '
             f'masks scored on `{cfg.eval_split}` (its pixel labels also '
             'chose the background threshold, as the WSSS protocol does), '
             f'segmenters on `{seg.get("eval_split", "val")}`. Segmenter on '
-            f'IRN masks / fully supervised: {fmt(ratio)} %. '
-            f'{res["seconds"]:.0f} s in all.\n\n{make_table(res)}\n')
+            f'IRN masks / fully supervised: {fmt(ratio)} %{per_seed}.'
+            f'{seeds_text} {res["seconds"]:.0f} s in all.\n\n'
+            f'{make_table(res)}\n')
     if mars is not None:
+        gain = (mean_of(m_mars, 'mIoU') - mean_of(m_pseudo, 'mIoU')
+                if mean_of(m_mars, 'mIoU') is not None and
+                mean_of(m_pseudo, 'mIoU') is not None else None)
         res['mars'] = dict(
             target_share=share, biased_classes=list(mars.biased_classes),
             # the walk sweep's report at its best threshold scores exactly
             # the IRN masks written with that threshold
             before=class_rates(walk_res, mars.biased_classes),
             after=class_rates(mars_eval, mars.biased_classes),
-            segmenter_gain=(m_mars['mIoU'] - m_pseudo['mIoU']
-                            if m_mars.get('mIoU') is not None and
-                            m_pseudo.get('mIoU') is not None else None))
+            segmenter_gain=gain)
+        if len(seg_seeds) > 1:
+            res['mars']['segmenter_gain_runs'] = [
+                a['mIoU'] - b['mIoU'] for a, b in zip(m_mars, m_pseudo)]
         text += '\n' + mars_table(res['mars'])
     write_atomic(osp.join(work_dir, 'results.json'),
                  json.dumps(res, indent=2))
