@@ -459,11 +459,11 @@ def assign_lanes(tasks: List[str], jobs: int) -> List[List[str]]:
     return [[t for t in tasks if t in ln] for ln in lanes if ln]
 
 
-def run_tasks(args: argparse.Namespace, tasks: List[str]) -> List[str]:
-    """Run ``tasks`` in ``args.jobs`` lanes; return their sections in the
-    order of ``tasks``. A failing lane does not stop the others; the first
-    failure is raised when all have ended."""
-    lanes = assign_lanes(tasks, args.jobs)
+def run_tasks(args: argparse.Namespace, tasks: List[str],
+              lanes: List[List[str]]) -> List[str]:
+    """Run ``tasks`` in ``lanes`` (:func:`assign_lanes`); return their
+    sections in the order of ``tasks``. A failing lane does not stop the
+    others; the first failure is raised when all have ended."""
     if len(lanes) == 1:
         return [TASKS[t](args) for t in tasks]
     lanes_dir = osp.join(args.work_dir, '.cpu_lanes')
@@ -534,8 +534,8 @@ def main() -> None:
 
     os.makedirs(args.work_dir, exist_ok=True)
     start = time.time()
-    sections = run_tasks(args, tasks)
     lanes = assign_lanes(tasks, args.jobs)
+    sections = run_tasks(args, tasks, lanes)
     how = '' if len(lanes) == 1 else ', lanes ' + ' | '.join(
         ' + '.join(ln) for ln in lanes)
     text = (f'Main job (`tools/run_demo.py --tasks {" ".join(tasks)}`{how}, '

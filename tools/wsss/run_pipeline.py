@@ -244,12 +244,12 @@ def mean_of(runs: List[dict], key: str) -> Optional[float]:
     return sum(values) / len(values) if values else None
 
 
-def fmt_runs(mean: Optional[float], runs: Optional[list]) -> str:
-    """``mean``, or ``mean ±half-range`` over several runs."""
-    runs = [r for r in (runs or []) if r is not None]
+def fmt_runs(runs: List[Optional[float]]) -> str:
+    """The value of one run, or ``mean ±half-range`` over several."""
+    runs = [r for r in runs if r is not None]
     if len(runs) <= 1:
-        return fmt(mean)
-    return f'{mean:.2f} ±{(max(runs) - min(runs)) / 2:.2f}'
+        return fmt(runs[0] if runs else None)
+    return f'{sum(runs) / len(runs):.2f} ±{(max(runs) - min(runs)) / 2:.2f}'
 
 
 def make_table(res: dict) -> str:
@@ -259,7 +259,7 @@ def make_table(res: dict) -> str:
     for row in res['rows']:
         lines.append('| ' + ' | '.join([
             row['stage'], row['artefact'], row['split'],
-            fmt_runs(row.get('miou'), row.get('miou_runs')),
+            fmt_runs(row.get('miou_runs', [row.get('miou')])),
             fmt(row.get('precision')),
             fmt(row.get('recall')), fmt(row.get('fp_rate')),
             fmt(row.get('fn_rate')),
@@ -603,15 +603,17 @@ def main(argv=None) -> dict:
                        dict(seg.get('options', {})))
     seg_rows.append(('seg_full', m_full,
                      'segmenter on GT masks (upper bound)'))
+    seg_mean = {name: mean_of(m, 'mIoU') for name, m, _ in seg_rows}
     for name, m, artefact in seg_rows:
         rows.append(dict(stage='C', artefact=artefact,
                          split=seg.get('eval_split', 'val'),
-                         miou=mean_of(m, 'mIoU'),
+                         miou=seg_mean[name],
                          miou_runs=[r.get('mIoU') for r in m],
                          seconds=pipe.seconds[name]))
 
-    ratio = (100.0 * mean_of(m_pseudo, 'mIoU') / mean_of(m_full, 'mIoU')
-             if mean_of(m_full, 'mIoU') else None)
+    ratio = (100.0 * seg_mean['seg_irn'] / seg_mean['seg_full']
+             if seg_mean['seg_irn'] is not None and seg_mean['seg_full']
+             else None)
     res = dict(rows=rows, bg_thr=bg_thr, seed_curve=osp.join(
         seeds, 'seed_eval.json'), pseudo_over_full=ratio,
         segmenter_seeds=seg_seeds, seconds=time.time() - pipe.start)
@@ -632,9 +634,9 @@ def main(argv=None) -> dict:
             f'{seeds_text} {res["seconds"]:.0f} s in all.\n\n'
             f'{make_table(res)}\n')
     if mars is not None:
-        gain = (mean_of(m_mars, 'mIoU') - mean_of(m_pseudo, 'mIoU')
-                if mean_of(m_mars, 'mIoU') is not None and
-                mean_of(m_pseudo, 'mIoU') is not None else None)
+        gain = (seg_mean['seg_mars'] - seg_mean['seg_irn']
+                if seg_mean['seg_mars'] is not None and
+                seg_mean['seg_irn'] is not None else None)
         res['mars'] = dict(
             target_share=share, biased_classes=list(mars.biased_classes),
             # the walk sweep's report at its best threshold scores exactly

@@ -10,35 +10,28 @@ pipeline = [
     dict(type='LoadRegionFeatures', cache_dir=feature_cache),
     dict(type='PackTriadInputs'),
 ]
+# the fields every split shares
+refcoco_dataset = dict(
+    type=dataset_type,
+    data_root=data_root,
+    img_prefix=img_prefix,
+    split_by=split_by,
+    check_images=False,
+    pipeline=pipeline)
 train_dataloader = dict(
     batch_size=1,
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        img_prefix=img_prefix,
-        split_by=split_by,
-        split='train',
-        check_images=False,
-        pipeline=pipeline))
+    dataset=dict(refcoco_dataset, split='train'))
 val_dataloader = dict(
     batch_size=8,
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        img_prefix=img_prefix,
-        split_by=split_by,
-        split='val',
-        check_images=False,
-        test_mode=True,
-        pipeline=pipeline))
+    dataset=dict(refcoco_dataset, split='val', test_mode=True))
 # the test splits with the val loader's settings
 test_dataloader = dict(
     val_dataloader,
