@@ -16,6 +16,16 @@ def _mmweak_scope():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _seed_every_test():
+    """Seed ``random``, numpy and torch before each test, so a test that
+    draws random crops or weights does not depend on the tests run before
+    it."""
+    from mmengine.runner import set_random_seed
+    set_random_seed(0)
+    yield
+
+
 @pytest.fixture(scope='session')
 def repo_root() -> str:
     return ROOT

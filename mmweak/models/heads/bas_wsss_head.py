@@ -101,6 +101,11 @@ class BASWSSSHead(BASHead):
     class, which :class:`MultiLabelCAMClassifier.forward_cam` (and so
     ``tools/wsss/make_cams.py``) exports as CAMs.
 
+    Initialisation from a CAM network: a checkpoint of a
+    :class:`MultiLabelCAMHead` (``head.classifier.weight``, the same
+    bias-free ``Conv1x1``) loads its classifier into ``classifier_cls``
+    (e.g. through ``load_from``); the generator keeps its initialisation.
+
     Args:
         num_classes (int): Foreground classes ``K`` (20 for VOC).
         in_channels (int): Channels of ``X_last``. Defaults to 2048.
@@ -151,6 +156,17 @@ class BASWSSSHead(BASHead):
         if not 0.0 <= thr <= 1.0:
             raise ValueError(f'BASWSSSHead: thr must be in [0, 1], got {thr}')
         self.thr = thr
+        self._register_load_state_dict_pre_hook(self._cam_head_keys)
+
+    @staticmethod
+    def _cam_head_keys(state_dict: dict, prefix: str, *args) -> None:
+        """Rename a CAM head's ``classifier.weight`` to
+        ``classifier_cls.weight`` when the state dict has no BAS classifier
+        (a Stage-0 CAM checkpoint)."""
+        old = prefix + 'classifier.weight'
+        new = prefix + 'classifier_cls.weight'
+        if old in state_dict and new not in state_dict:
+            state_dict[new] = state_dict.pop(old)
 
     def _build_classifier(self) -> nn.Module:
         return nn.Conv2d(

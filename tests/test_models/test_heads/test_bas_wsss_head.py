@@ -223,3 +223,32 @@ def test_bad_tags_raise():
         head.loss(feats, _samples([[0], []]), tail=backbone.tail)
     with pytest.raises(ValueError, match='tail'):
         head.loss(feats, _samples([[0], [1]]))
+
+
+def test_a_cam_head_checkpoint_loads_its_classifier_into_the_bas_head():
+    """A Stage-0 CAM network (MultiLabelCAMHead) initialises BAS-WSSS: its
+    bias-free classifier becomes ``classifier_cls``, the generator keeps its
+    initialisation, and a BAS checkpoint still loads as it is."""
+    backbone, head = _parts()
+    cam_head = MODELS.build(
+        dict(
+            type='MultiLabelCAMHead',
+            num_classes=NUM_CLASSES,
+            in_channels=backbone.out_channels))
+    torch.nn.init.normal_(cam_head.classifier.weight)
+    state = {'head.' + k: v for k, v in cam_head.state_dict().items()}
+    assert list(state) == ['head.classifier.weight']
+    generator = head.classifier_loc.state_dict()
+    model = nn.Module()
+    model.head = head
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert unexpected == []
+    assert all('classifier_loc' in k for k in missing)
+    assert torch.equal(head.classifier_cls.weight, cam_head.classifier.weight)
+    for key, value in head.classifier_loc.state_dict().items():
+        assert torch.equal(value, generator[key])
+
+    bas_state = {k: v + 1 for k, v in model.state_dict().items()}
+    model.load_state_dict(bas_state)
+    assert torch.equal(head.classifier_cls.weight,
+                       bas_state['head.classifier_cls.weight'])
