@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
 from PIL import Image
 
 from mmweak.datasets.transforms import MapLabelValues
@@ -167,12 +168,22 @@ def test_decode_head_loss_on_the_packed_batch(voc):
     """The whole path: the base config's pipeline (with MapLabelValues) and
     a decode head's loss with ignore_index 255."""
     dataset = _dataset(voc)
-    samples = [dataset[i]['data_samples'] for i in range(2)]
+    # the crops are at most 512 x 512; mmseg's data preprocessor pads them
+    # to the crop size with 255, as the segmenter configs do
+    preprocessor = MODELS.build(
+        dict(
+            type='mmseg.SegDataPreProcessor',
+            size=(512, 512),
+            pad_val=0,
+            seg_pad_val=IGNORE_INDEX))
+    batch = pseudo_collate([dataset[i] for i in range(2)])
+    samples = preprocessor(batch, True)['data_samples']
     head = MODELS.build(
         dict(type='DeepLabV2Head', in_channels=4, num_classes=NUM_CLASSES))
-    h, w = samples[0].gt_sem_seg.shape
-    for s in samples:
-        assert s.gt_sem_seg.shape == (h, w)  # 512 x 512 crops
+    h, w = 512, 512
+    for raw, s in zip(batch['data_samples'], samples):
+        assert max(raw.gt_sem_seg.shape) <= 512
+        assert s.gt_sem_seg.shape == (h, w)
         assert UNCERTAIN_INDEX not in torch.unique(s.gt_sem_seg.data)
     feats = (torch.randn(2, 4, h // 8, w // 8), )
     losses = head.loss(feats, samples, train_cfg=dict())
