@@ -17,7 +17,6 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
-from mmengine.runner import set_random_seed
 from PIL import Image
 
 from mmweak.registry import DATASETS, HOOKS, METRICS, MODELS
@@ -135,7 +134,6 @@ def test_segmenter_config_builds_mars_model(name):
 @pytest.mark.parametrize(
     'name', [c for c in SEGMENTERS if 'coco' not in c])
 def test_train_pipeline_keeps_254_and_reads_tags(name, voc):
-    set_random_seed(0)  # the crops and flips draw from numpy and random
     cfg = _cfg(name)
     dataset = DATASETS.build(_train_set(cfg, voc))
     tags = voc[3]
@@ -153,8 +151,7 @@ def test_train_pipeline_keeps_254_and_reads_tags(name, voc):
 
 
 def test_synthetic_config_trains_predicts_and_scores(voc):
-    # the crops and flips draw from numpy and random, the weights from torch
-    set_random_seed(0)
+    # the crops, flips and weights follow the seed tests/conftest.py sets
     cfg = _cfg(SYNTHETIC)
     model = MODELS.build(cfg.model)
     model.init_weights()
