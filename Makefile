@@ -8,6 +8,9 @@
 SHELL := /bin/bash
 # make demo TASKS=wsol (or TASKS=wsss, TASKS=dtmr) runs one task alone
 TASKS ?= wsol wsss dtmr
+# make test runs the suite on TEST_WORKERS pytest-xdist processes (one per
+# core of the 2-core reference machine; TEST_WORKERS=0 runs it in-process)
+TEST_WORKERS ?= 2
 .PHONY: env demo test bench lint
 
 env:
@@ -17,7 +20,7 @@ demo: env
 	.venv/bin/python tools/run_demo.py --tasks $(TASKS) $(DEMO_ARGS)
 
 test: env
-	.venv/bin/python -m pytest -q $(TEST_ARGS)
+	.venv/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(TEST_ARGS)
 
 bench: env
 	@for f in tools/benchmarks/bench_*.py; do echo "== $$f"; .venv/bin/python $$f; done

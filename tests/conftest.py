@@ -8,6 +8,13 @@ import pytest
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
+def pytest_collection_modifyitems(config, items):
+    """Run the ``heavy`` tests (whole pipelines, minutes each) first, so that
+    with ``pytest -n 2`` (``make test``) they start at once on separate
+    workers instead of ending the run on one of them."""
+    items.sort(key=lambda item: item.get_closest_marker('heavy') is None)
+
+
 @pytest.fixture(autouse=True, scope='session')
 def _mmweak_scope():
     """Register mmweak modules and make ``mmweak`` the default scope."""

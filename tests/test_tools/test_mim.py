@@ -12,8 +12,13 @@ import pytest
 from test_train_test_tools import CONFIG, TINY  # same folder (rootdir import)
 
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
-pytestmark = pytest.mark.skipif(
-    not osp.isfile(MIM), reason='openmim is not installed in this venv')
+pytestmark = [
+    pytest.mark.skipif(
+        not osp.isfile(MIM), reason='openmim is not installed in this venv'),
+    # the wheel build writes build/ and mmweak.egg-info in the checkout:
+    # keep both mim tests on one pytest-xdist worker
+    pytest.mark.xdist_group('mim'),
+]
 
 
 def _run(cmd, env, cwd):

@@ -10,6 +10,7 @@ import pytest
 from test_train_test_tools import TINY  # same folder (rootdir import)
 
 
+@pytest.mark.heavy
 def test_demo_trains_tests_and_prints_table(tmp_path, repo_root, tool_env):
     wd = str(tmp_path / 'demo')
     cmd = [sys.executable, 'tools/run_demo.py', '--tasks', 'wsol',

@@ -42,6 +42,7 @@ mars = dict(options={{'kmeans_iters': 5, 'crf': None}},
     return str(cfg)
 
 
+@pytest.mark.heavy
 def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, repo_root,
                                                     capsys):
     tool = load_tool_script(repo_root, 'tools/wsss/run_pipeline.py')

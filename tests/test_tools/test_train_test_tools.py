@@ -82,6 +82,8 @@ def test_resume_continues_from_saved_iteration(tmp_path, repo_root,
     assert second['epoch'] == 2 and second['iter'] == 4
 
 
+# the launches below bind fixed rendezvous ports: one pytest-xdist worker
+@pytest.mark.xdist_group('dist_ports')
 def test_two_process_cpu_distributed_training(tmp_path, repo_root,
                                               tool_env):
     if torch.cuda.is_available():
@@ -97,6 +99,7 @@ def test_two_process_cpu_distributed_training(tmp_path, repo_root,
     assert meta['iter'] == 1
 
 
+@pytest.mark.xdist_group('dist_ports')
 @pytest.mark.parametrize('script', ['dist_train.sh', 'dist_test.sh'])
 def test_dist_scripts_find_the_project_environment(repo_root, script):
     """In a fresh shell (no virtualenv active, no project python on PATH)
