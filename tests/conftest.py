@@ -1,6 +1,7 @@
 # Copyright (c) mmweak contributors.
 import os
 import os.path as osp
+import socket
 import sys
 
 import pytest
@@ -53,3 +54,13 @@ def tool_env() -> dict:
 @pytest.fixture(scope='session')
 def python() -> str:
     return sys.executable
+
+
+@pytest.fixture
+def free_port() -> str:
+    """A TCP port on 127.0.0.1 that the OS reports unused right now, for
+    tests that start torchrun with an explicit ``--master_port`` (fixed
+    numbers collide with a previous launch's socket still in TIME_WAIT)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return str(sock.getsockname()[1])

@@ -82,14 +82,15 @@ def test_resume_continues_from_saved_iteration(tmp_path, repo_root,
     assert second['epoch'] == 2 and second['iter'] == 4
 
 
-# the launches below bind fixed rendezvous ports: one pytest-xdist worker
+# each launch below takes a port the OS reports free (``free_port``); the
+# group runs these launches one after another on one worker
 @pytest.mark.xdist_group('dist_ports')
 def test_two_process_cpu_distributed_training(tmp_path, repo_root,
-                                              tool_env):
+                                              tool_env, free_port):
     if torch.cuda.is_available():
         pytest.skip('checks the CPU (gloo) path')
     wd = str(tmp_path / 'dist')
-    env = dict(tool_env, PORT='29517')
+    env = dict(tool_env, PORT=free_port)
     log = _run(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', wd,
                 '--cfg-options'] + TINY, env, repo_root)
     assert re.search(r'world_size: 2|Distributed launcher: pytorch', log) \
@@ -101,13 +102,14 @@ def test_two_process_cpu_distributed_training(tmp_path, repo_root,
 
 @pytest.mark.xdist_group('dist_ports')
 @pytest.mark.parametrize('script', ['dist_train.sh', 'dist_test.sh'])
-def test_dist_scripts_find_the_project_environment(repo_root, script):
+def test_dist_scripts_find_the_project_environment(repo_root, script,
+                                                   free_port):
     """In a fresh shell (no virtualenv active, no project python on PATH)
     the dist scripts run the project environment's interpreter."""
     if not osp.exists(osp.join(repo_root, '.venv', 'bin', 'python')):
         pytest.skip('no .venv (made by `make env`)')
     env = {'PATH': '/usr/bin:/bin', 'HOME': os.environ.get('HOME', '/tmp'),
-           'OMP_NUM_THREADS': '1', 'PORT': '29531'}
+           'OMP_NUM_THREADS': '1', 'PORT': free_port}
     args = [CONFIG, 'CKPT'] if script == 'dist_test.sh' else [CONFIG]
     proc = subprocess.run(['bash', f'tools/{script}'] + args + ['1', '--help'],
                           cwd=repo_root, env=env, capture_output=True,
