@@ -14,6 +14,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCK="$ROOT/requirements/lock.txt"
+NODEPS="$ROOT/requirements/nodeps.txt"
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/mmweak"
@@ -39,13 +40,14 @@ fi
 # Bump ENV_REVISION when the install steps below change what ends up in the
 # venv; the venv is rebuilt whenever the lock or this revision changes.
 ENV_REVISION=1
-HASH="$( (cat "$LOCK"; echo "rev=$ENV_REVISION mmcv=$MMCV_VERSION") | sha256sum | cut -c1-12)"
+HASH="$( (cat "$LOCK" "$NODEPS"; echo "rev=$ENV_REVISION mmcv=$MMCV_VERSION") | sha256sum | cut -c1-12)"
 VENV="${MMWEAK_VENV:-$CACHE/venv-$HASH}"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
 if [ "${1:-}" = "--freeze" ]; then
     { sed -n '1,4p' "$LOCK"; "${PIP[@]}" freeze --all \
-        | grep -vE '^(mmcv|mmweak|-e |pip==)'; } > "$LOCK.tmp"
+        | grep -vE '^(mmcv|mmweak|-e |pip==)' \
+        | grep -viE "^($(grep -oE '^[A-Za-z0-9_.-]+' "$NODEPS" | sed 's/[-_]/[-_]/g' | paste -sd'|'))==" ; } > "$LOCK.tmp"
     mv "$LOCK.tmp" "$LOCK"
     log "wrote $LOCK"
     exit 0
@@ -89,6 +91,7 @@ if [ ! -f "$STAMP" ]; then
     # The lock also pins source-only archives (pydensecrf2: pip builds it in
     # an isolated environment with the Cython its pyproject.toml names).
     pip_quiet install -q -r "$LOCK"
+    pip_quiet install -q --no-deps -r "$NODEPS"
     pip_quiet check || log "pip check reported the conflicts above (known: torch declares setuptools>=77)"
     touch "$STAMP"
 fi
