@@ -25,6 +25,19 @@ def _mmweak_scope():
 
 
 @pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """Give the next test the default scope this one started with (3D tests
+    switch to ``mmdet3d`` the way mmdet3d configs do)."""
+    from mmengine.registry import DefaultScope, init_default_scope
+    before = DefaultScope.get_current_instance()
+    yield
+    after = DefaultScope.get_current_instance()
+    if before is not None and (after is None
+                               or after.scope_name != before.scope_name):
+        init_default_scope(before.scope_name)
+
+
+@pytest.fixture(autouse=True)
 def _seed_every_test():
     """Seed ``random``, numpy and torch before each test, so a test that
     draws random crops or weights does not depend on the tests run before
