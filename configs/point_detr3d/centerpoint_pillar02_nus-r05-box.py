@@ -3,6 +3,10 @@
 # pre-training whose weights initialise the teacher's LiDAR branch
 # (tools/point_detr3d/fuse_checkpoints.py), and the "5% boxes only" student
 # the method is compared with (mmdet3d's milder CenterPoint augmentation).
+# The model is mmdet3d's CenterPoint through mmweak's TwoViewCenterPoint
+# with the consistency loss off (the spec's baseline student): the same
+# network, plus the initialisation of the head's task heads that mmdet3d
+# 1.4 skips (open-mmlab/mmdetection3d#1554; heatmap bias -2.19).
 _base_ = [
     'mmdet3d::_base_/models/centerpoint_pillar02_second_secfpn_nus.py',
     'mmdet3d::_base_/schedules/cyclic-20e.py',
@@ -12,6 +16,8 @@ _base_ = [
 
 point_cloud_range = _base_.point_cloud_range
 model = dict(
+    type='mmweak.TwoViewCenterPoint',
+    consistency=False,
     data_preprocessor=dict(
         voxel_layer=dict(point_cloud_range=point_cloud_range)),
     pts_voxel_encoder=dict(point_cloud_range=point_cloud_range),

@@ -409,7 +409,7 @@ def is_point_only(info: Mapping,
 def concat_infos(infos_list: Sequence[Mapping],
                  names: Optional[Sequence[str]] = None) -> dict:
     """One v2 info dict from several (e.g. the split's labelled and
-    point-only pkls): the ``data_list``\ s in order, the first
+    point-only pkls): their ``data_list`` entries in order, the first
     ``metainfo``. A sample (token) in two of them is an error."""
     names = list(names or [f'infos[{i}]' for i in range(len(infos_list))])
     data_list, seen = [], {}

@@ -24,6 +24,8 @@ COVERED_ELSEWHERE = {
     'configs/irn/*.py': 'tests/test_models/test_wsss/test_irnet.py',
     'configs/mars/*.py': 'tests/test_configs/test_mars_configs.py',
     'configs/dtmr/*.py': 'tests/test_configs/test_dtmr_configs.py',
+    'configs/point_detr3d/*.py':
+    'tests/test_configs/test_point_detr3d_configs.py',
 }
 _ELSEWHERE = {
     osp.relpath(p, ROOT)

@@ -333,3 +333,23 @@ def test_load_point_annotations_errors_and_box_fallback(tmp_path):
     ds = _load(tmp_path, plain, strict, test_mode=False, filter_empty_gt=False)
     with pytest.raises(KeyError, match="ann_type='box'.*no 'point_3d'"):
         ds[0]
+
+
+def test_summary_records_the_labelled_class_mean_size():
+    from mmweak.datasets.point_split_3d import class_mean_size
+    meta = dict(categories=dict(car=0, pedestrian=1, barrier=2))
+    infos = [
+        dict(instances=[
+            dict(bbox_3d=[0, 0, 0, 4.0, 2.0, 1.5, 0], bbox_label_3d=0),
+            dict(bbox_3d=[5, 0, 0, 0.8, 0.6, 1.7, 0], bbox_label_3d=1),
+            dict(bbox_3d=[9, 0, 0, 9.9, 9.9, 9.9, 0], bbox_label_3d=-1),
+        ]),
+        dict(instances=[
+            dict(bbox_3d=[1, 1, 0, 5.0, 2.2, 1.7, 0], bbox_label_3d=0),
+        ]),
+    ]
+    table = class_mean_size(infos, meta)
+    assert list(table) == ['car', 'pedestrian', 'barrier']
+    assert table['car'] == [4.5, 2.1, 1.6]
+    assert table['pedestrian'] == [0.8, 0.6, 1.7]
+    assert table['barrier'] is None

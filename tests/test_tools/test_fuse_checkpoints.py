@@ -173,3 +173,20 @@ def test_errors(setup, tmp_path):
             str(tmp_path / 'bad.pth'), '--image', paths['image'], '--out', out
         ])
     assert not os.path.exists(out)
+
+
+def test_lidar_only_teacher_needs_no_image_checkpoint(setup):
+    """Without --image (a LiDAR-only teacher) the LiDAR tensors alone are
+    taken, and the meta records that no image source was used."""
+    out = str(setup['tmp'] / 'lidar_only.pth')
+    setup['tool'].main(['--lidar', setup['paths']['lidar'], '--out', out])
+    fused = load_checkpoint_safely(out)
+    assert fused['meta']['sources']['image'] is None
+    expected = {
+        k: v
+        for k, v in setup['lidar'].state_dict().items()
+        if not k.startswith('pts_bbox_head.')
+    }
+    assert set(fused['state_dict']) == set(expected)
+    for key, value in expected.items():
+        assert torch.equal(fused['state_dict'][key], value), key

@@ -52,8 +52,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         required=True,
                         help='LiDAR detector checkpoint (CenterPoint)')
     parser.add_argument('--image',
-                        required=True,
-                        help='image detector checkpoint (FCOS3D / ResNet)')
+                        default=None,
+                        help='image detector checkpoint (FCOS3D / ResNet); '
+                        'omit it for a LiDAR-only teacher')
     parser.add_argument('--out', required=True, help='fused checkpoint')
     parser.add_argument('--lidar-prefix',
                         default='pts_',
@@ -178,7 +179,7 @@ def apply_maps(state: Dict[str, torch.Tensor],
 
 def fuse(
     lidar: str,
-    image: str,
+    image: Optional[str] = None,
     lidar_prefix: str = 'pts_',
     lidar_exclude: Sequence[str] = ('pts_bbox_head.', ),
     image_prefix: str = 'img_',
@@ -186,9 +187,11 @@ def fuse(
     maps: Sequence[Tuple[str, str]] = ()
 ) -> dict:
     """The fused checkpoint ``{'state_dict', 'meta'}`` (see the module
-    docstring); raises when a source gives no tensor or names collide."""
+    docstring); raises when a source gives no tensor or names collide.
+    Without ``image`` (a LiDAR-only teacher) only the LiDAR tensors are
+    taken."""
     lidar_state = read_state_dict(lidar)
-    image_state = read_state_dict(image)
+    image_state = read_state_dict(image) if image else OrderedDict()
     lidar_taken, lidar_skipped = select_lidar(lidar_state, lidar_prefix,
                                               lidar_exclude)
     image_taken, image_skipped = select_image(image_state, image_prefix,
@@ -197,7 +200,7 @@ def fuse(
                                       f'names starting with {lidar_prefix!r}'),
                                      (image, image_taken, image_state,
                                       f'modules {list(image_modules)}')):
-        if not taken:
+        if path and not taken:
             raise ValueError(
                 f'{path}: no tensor taken ({what}); its names start with '
                 f'{sorted(_groups(state))}')
@@ -215,7 +218,8 @@ def fuse(
                              image=dict(path=osp.abspath(image),
                                         sha256=sha256_of(image),
                                         taken=list(image_taken),
-                                        skipped=image_skipped)),
+                                        skipped=image_skipped)
+                             if image else None),
                 rules=dict(lidar_prefix=lidar_prefix,
                            lidar_exclude=list(lidar_exclude),
                            image_prefix=image_prefix,
@@ -232,6 +236,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
         torch.save(fused, tmp)
     for source in ('lidar', 'image'):
         info = fused['meta']['sources'][source]
+        if info is None:
+            print(f'fuse_checkpoints: no {source} checkpoint', flush=True)
+            continue
         print(
             f'fuse_checkpoints: {source} {info["path"]}\n'
             f'  took    {dict(_groups(info["taken"]))}\n'

@@ -39,199 +39,21 @@ from an empty directory. The table goes to ``WORK_DIR/results.md`` and the
 figures to ``WORK_DIR/results.json``.
 """
 import argparse
-import glob
-import hashlib
 import json
 import os
 import os.path as osp
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 
-from mmweak.utils.cpu_share import LANES_ENV, cpu_share
+from mmweak.utils.stage_pipeline import (ROOT, Pipeline, cfg_options,
+                                         config_dump, data_root_options,
+                                         final_checkpoint, read_json, run,
+                                         run_offline, source_hash,
+                                         write_atomic)
 from mmweak.wsss.data_io import split_list_path
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def source_hash() -> str:
-    """Hash of mmweak's and the tools' sources (a code change reruns)."""
-    h = hashlib.sha256()
-    files = glob.glob(osp.join(ROOT, 'mmweak', '**', '*.py'), recursive=True)
-    files += glob.glob(osp.join(ROOT, 'tools', '**', '*.py'), recursive=True)
-    for path in sorted(files):
-        if osp.basename(path) == 'run_demo.py':
-            continue
-        with open(path, 'rb') as f:
-            h.update(f.read())
-    return h.hexdigest()
-
-
-def config_dump(path: str) -> str:
-    return Config.fromfile(osp.join(ROOT, path)).pretty_text
-
-
-def write_atomic(path: str, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path), suffix='.tmp')
-    with os.fdopen(fd, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-class Pipeline:
-    """Runs stages with reuse/resume bookkeeping and prints progress."""
-
-    def __init__(self, work_dir: str, retrain: bool, num_stages: int,
-                 code_key: str) -> None:
-        self.work_dir = work_dir
-        self.retrain = retrain
-        self.num_stages = num_stages
-        self.code_key = code_key
-        self.keys: Dict[str, str] = {}
-        self.done = 0
-        self.start = time.time()
-        self.seconds: Dict[str, float] = {}
-
-    def stage(self, name: str, settings: dict, inputs: List[str],
-              body: Callable[[str, str], None]) -> str:
-        """Run (or reuse) stage ``name``; return its directory.
-
-        ``body(stage_dir, log_file)`` does the work. The key covers
-        ``settings``, the keys of the ``inputs`` stages and the sources.
-        """
-        self.done += 1
-        key_src = json.dumps(
-            dict(settings=settings, inputs=[self.keys[i] for i in inputs],
-                 code=self.code_key), sort_keys=True, default=str)
-        key = hashlib.sha256(key_src.encode()).hexdigest()
-        self.keys[name] = key
-        stage_dir = osp.join(self.work_dir, name)
-        stamp = osp.join(stage_dir, 'stage.json')
-        old = json.load(open(stamp)) if osp.isfile(stamp) else {}
-        prefix = (f'[wsss {self.done}/{self.num_stages}] {name} '
-                  f'({time.time() - self.start:.0f} s elapsed)')
-        if old.get('key') == key and old.get('finished') and \
-                not self.retrain:
-            print(f'{prefix}: reused (nothing changed)', flush=True)
-            self.seconds[name] = old.get('seconds', 0.0)
-            return stage_dir
-        if old.get('key') != key or self.retrain:
-            shutil.rmtree(stage_dir, ignore_errors=True)
-            resumed = False
-        else:
-            resumed = True
-        os.makedirs(stage_dir, exist_ok=True)
-        write_atomic(stamp, json.dumps(dict(key=key, finished=False)))
-        print(f'{prefix}: {"resuming" if resumed else "running"}',
-              flush=True)
-        t0 = time.time()
-        body(stage_dir, osp.join(stage_dir, 'stage.log'))
-        seconds = time.time() - t0
-        self.seconds[name] = seconds
-        write_atomic(stamp, json.dumps(
-            dict(key=key, finished=True, seconds=seconds)))
-        print(f'  done in {seconds:.0f} s', flush=True)
-        return stage_dir
-
-
-def run(cmd: List[str], log_file: str,
-        env_extra: Optional[Dict[str, str]] = None) -> None:
-    """Run a tool, streaming its output to the terminal and ``log_file``."""
-    env = dict(os.environ)
-    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
-    if os.environ.get(LANES_ENV):
-        # run by the main job next to other tasks: this lane's share
-        env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = str(cpu_share())
-    env.update(env_extra or {})
-    shown = [osp.relpath(c, ROOT) if osp.isabs(c) and c.startswith(ROOT)
-             else c for c in cmd]
-    print('  $ ' + ' '.join(shown), flush=True)
-    with open(log_file, 'ab') as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
-        for chunk in iter(lambda: proc.stdout.read1(4096), b''):
-            log.write(chunk)
-            sys.stdout.buffer.write(chunk)
-            sys.stdout.flush()
-        rc = proc.wait()
-    if rc != 0:
-        raise RuntimeError(f'command failed ({rc}); log: {log_file}\n  ' +
-                           ' '.join(cmd))
-
-
-def offline_cmd(py: str, tool: str, workers: int) -> List[str]:
-    """Command prefix of an offline tool: one process, or ``workers``
-    processes under torchrun (``--launcher pytorch`` is appended by
-    :func:`run_offline`)."""
-    if workers <= 1:
-        return [py, tool]
-    return [py, '-m', 'torch.distributed.run', '--standalone',
-            f'--nproc_per_node={workers}', tool]
-
-
-def run_offline(py: str, tool: str, args: List[str], workers: int,
-                log_file: str) -> None:
-    """Run an offline tool (CAM export, pseudo masks, IR labels) sharded over
-    ``workers`` CPU processes or GPUs, one thread each on the CPU (no more
-    processes than the lane's share when the main job runs tasks side by
-    side)."""
-    if os.environ.get(LANES_ENV):
-        workers = min(workers, cpu_share())
-    cmd = offline_cmd(py, tool, workers) + args
-    env = None
-    if workers > 1:
-        cmd += ['--launcher', 'pytorch']
-        env = {'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1')}
-    run(cmd, log_file, env)
-
-
-def final_checkpoint(work_dir: str) -> str:
-    path = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'no checkpoint recorded in {path}')
-    with open(path) as f:
-        return f.read().strip()
-
-
-def data_root_options(config: str, data_root: str) -> Dict[str, str]:
-    """``--cfg-options`` pointing every dataset of ``config`` (dataloaders,
-    ``ConcatDataset`` members included) at ``data_root``: the pipeline's
-    data root wins over the one written in the stage config."""
-    cfg = Config.fromfile(osp.join(ROOT, config))
-    options = {}
-
-    def visit(dataset, key):
-        if not isinstance(dataset, dict):
-            return
-        if 'data_root' in dataset:
-            options[f'{key}.data_root'] = data_root
-        for i, member in enumerate(dataset.get('datasets') or []):
-            visit(member, f'{key}.datasets.{i}')
-        if 'dataset' in dataset:  # wrappers (RepeatDataset, ...)
-            visit(dataset['dataset'], f'{key}.dataset')
-
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader',
-                   'cam_dataloader'):
-        if cfg.get(loader):
-            visit(cfg[loader].get('dataset'), f'{loader}.dataset')
-    return options
-
-
-def cfg_options(options: Dict[str, object]) -> List[str]:
-    if not options:
-        return []
-    return ['--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
-
-
-def read_json(path: str) -> dict:
-    with open(path) as f:
-        return json.load(f)
 
 
 def fmt(value: Optional[float]) -> str:
@@ -359,7 +181,7 @@ def main(argv=None) -> dict:
     pipe = Pipeline(work_dir, args.retrain,
                     num_stages=(17 + 3 * n_extra if cfg.get('mars') else
                                 13 + 2 * n_extra),
-                    code_key=source_hash())
+                    code_key=source_hash(), task='wsss')
     thr = cfg.seed_eval.thresholds
     # processes of the offline tools (not part of any stage key: the files
     # do not depend on it)

@@ -2,12 +2,9 @@
 # branch (spec section 4). The LiDAR modules have the names and shapes of
 # mmdet3d's centerpoint_pillar02_second_secfpn_nus.py, so the weights of a
 # CenterPoint trained on the labelled samples load into them
-# (tools/point_detr3d/fuse_checkpoints.py, step 2 of the method).
+# (tools/point_detr3d/fuse_checkpoints.py, step 2 of the method). The
+# point-cloud range is the nuScenes one of the dataset base.
 voxel_size = [0.2, 0.2, 8]
-point_cloud_range = [-51.2, -51.2, -5.0, 51.2, 51.2, 3.0]
-# per-class mean (l, w, h) in metres, in the order of ``class_names``
-# (dataset base); the method configs set it.
-class_mean_size = None
 model = dict(
     type='mmweak.PointDETR3D',
     data_preprocessor=dict(
@@ -16,7 +13,7 @@ model = dict(
         voxel_layer=dict(
             max_num_points=20,
             voxel_size=voxel_size,
-            point_cloud_range=point_cloud_range,
+            point_cloud_range=[-51.2, -51.2, -5.0, 51.2, 51.2, 3.0],
             max_voxels=(30000, 40000))),
     pts_voxel_encoder=dict(
         type='PillarFeatureNet',
@@ -24,7 +21,7 @@ model = dict(
         feat_channels=[64],
         with_distance=False,
         voxel_size=(0.2, 0.2, 8),
-        point_cloud_range=point_cloud_range,
+        point_cloud_range=[-51.2, -51.2, -5.0, 51.2, 51.2, 3.0],
         norm_cfg=dict(type='BN1d', eps=1e-3, momentum=0.01),
         legacy=False),
     pts_middle_encoder=dict(
@@ -51,8 +48,10 @@ model = dict(
         in_channels=384,
         embed_dims=256,
         num_layers=1,
-        point_cloud_range=point_cloud_range,
-        class_mean_size=class_mean_size,
+        point_cloud_range=[-51.2, -51.2, -5.0, 51.2, 51.2, 3.0],
+        # per-class mean (l, w, h) in metres, in the order of the dataset's
+        # classes: the method configs set it
+        class_mean_size=None,
         query_encoder=dict(type='mmweak.PointQueryEncoder3D', num_query=300,
                            compat_h_bug=False),
         cross_attn=dict(

@@ -218,6 +218,27 @@ class TwoViewCenterPoint(CenterPoint):
         return centers, labels
 
     # ------------------------------------------------------------------ loss
+    def init_weights(self) -> None:
+        """Initialise, then set the heatmap bias of every task head.
+
+        mmdet3d 1.4's ``CenterHead`` keeps its task heads in a plain
+        ``nn.ModuleList``, which mmengine's recursive ``init_weights`` does
+        not enter (open-mmlab/mmdetection3d#1554), so the heatmap bias
+        ``init_bias`` (-2.19: an initial heatmap of about 0.1, CenterNet's
+        prior) is never set and the focal heatmap loss starts about 100
+        times too high. Only that bias is set here: running the skipped
+        ``SeparateHead.init_weights`` would also Kaiming-initialise (fan-out)
+        the one-channel output convs, whose outputs then saturate the
+        sigmoid (measured: a higher starting loss than with the bug).
+        """
+        super().init_weights()
+        head = getattr(self, 'pts_bbox_head', None)
+        for task_head in getattr(head, 'task_heads', []):
+            heatmap = getattr(task_head, 'heatmap', None)
+            init_bias = getattr(task_head, 'init_bias', None)
+            if heatmap is not None and init_bias is not None:
+                heatmap[-1].bias.data.fill_(init_bias)
+
     def loss(self, batch_inputs_dict: dict,
              batch_data_samples: Union[dict, List[Det3DDataSample]],
              **kwargs) -> Dict[str, Tensor]:

@@ -536,7 +536,10 @@ class PointDETR3DHead(BaseModule):
 
         Returns:
             list[InstanceData]: ``bboxes_3d`` (``LiDARInstance3DBoxes``,
-            box_dim 7, bottom-centre origin), ``scores_3d``, ``labels_3d``.
+            bottom-centre origin, box_dim 9: the teacher predicts no
+            velocity, the last two columns are zeros so that mmdet3d's
+            ``NuScenesMetric`` can format the boxes), ``scores_3d``,
+            ``labels_3d``.
         """
         points, labels = self.points_and_labels(batch_data_samples)
         preds = self(pts_feats, points, labels,
@@ -545,11 +548,13 @@ class PointDETR3DHead(BaseModule):
         scores = torch.gather(preds['cls_scores'][-1].sigmoid(), 2,
                               lbl[..., None])[..., 0]
         boxes = preds['boxes'][-1]
+        boxes = torch.cat([boxes, boxes.new_zeros(boxes.shape[:-1] + (2, ))],
+                          dim=-1)
         results = []
         for b, n in enumerate(preds['num_points'].tolist()):
             res = InstanceData()
             res.bboxes_3d = LiDARInstance3DBoxes(
-                boxes[b, :n], box_dim=7, origin=(0.5, 0.5, 0.5))
+                boxes[b, :n], box_dim=9, origin=(0.5, 0.5, 0.5))
             res.scores_3d = scores[b, :n]
             res.labels_3d = lbl[b, :n]
             results.append(res)

@@ -146,7 +146,7 @@ def test_config_build_loss_backward_and_predict(mmdet3d_scope):
     for out, num in zip(outs, (3, 2)):
         pred = out.pred_instances_3d
         assert isinstance(pred.bboxes_3d, LiDARInstance3DBoxes)
-        assert pred.bboxes_3d.tensor.shape == (num, 7)
+        assert pred.bboxes_3d.tensor.shape == (num, 9)
         assert torch.equal(pred.labels_3d, LABELS[:num])
         assert pred.scores_3d.shape == (num, )
         assert ((pred.scores_3d > 0) & (pred.scores_3d < 1)).all()
@@ -233,7 +233,7 @@ def test_camera_branch_loss_and_predict(mmdet3d_scope):
     with torch.no_grad():
         outs = model(**data, mode='predict')
     for out, num in zip(outs, (3, 2)):
-        assert out.pred_instances_3d.bboxes_3d.tensor.shape == (num, 7)
+        assert out.pred_instances_3d.bboxes_3d.tensor.shape == (num, 9)
         assert torch.equal(out.pred_instances_3d.labels_3d, LABELS[:num])
     # lidar2img may also come from cam2img and lidar2cam
     head = model.pts_bbox_head

@@ -328,3 +328,15 @@ def test_consistency_needs_two_views(registry):
         cfg = _model_cfg()
         cfg.loss_consistency = None
         models.build(cfg)
+
+
+def test_init_weights_reaches_the_task_heads(registry):
+    """mmdet3d 1.4's CenterHead keeps its SeparateHeads in an nn.ModuleList
+    that BaseModule.init_weights skips; the student initialises them (the
+    heatmap bias -2.19)."""
+    models, _ = registry
+    model = models.build(_model_cfg(consistency=False))
+    model.init_weights()
+    for task_head in model.pts_bbox_head.task_heads:
+        bias = task_head.heatmap[-1].bias
+        assert torch.allclose(bias, torch.full_like(bias, -2.19))

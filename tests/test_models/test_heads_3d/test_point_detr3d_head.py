@@ -168,7 +168,9 @@ def test_predict_one_box_per_point():
     with torch.no_grad():
         res = head.predict([torch.randn(1, 16, 32, 32)], [_sample()])[0]
     assert isinstance(res.bboxes_3d, LiDARInstance3DBoxes)
-    assert res.bboxes_3d.tensor.shape == (3, 7)
+    # no velocity is predicted: zero columns, as NuScenesMetric needs 9
+    assert res.bboxes_3d.tensor.shape == (3, 9)
+    assert not res.bboxes_3d.tensor[:, 7:].any()
     assert torch.equal(res.labels_3d, LABELS)
     assert ((res.scores_3d > 0) & (res.scores_3d < 1)).all()
     # untrained regression = anchor: centre at the point, class-mean size
@@ -207,3 +209,16 @@ def test_sample_without_points():
     with torch.no_grad():
         res = head.predict(feats, [_sample(), empty])
     assert len(res[1].bboxes_3d) == 0 and res[1].scores_3d.shape == (0, )
+
+
+
+def test_predicted_boxes_format_for_nuscenes_metric():
+    """mmdet3d's ``output_to_nusc_box`` (NuScenesMetric) accepts the
+    teacher's boxes."""
+    from mmdet3d.evaluation.metrics.nuscenes_metric import output_to_nusc_box
+    head = _head().eval()
+    with torch.no_grad():
+        res = head.predict([torch.randn(1, 16, 32, 32)], [_sample()])[0]
+    nusc_boxes, _ = output_to_nusc_box(res.to_dict())
+    assert len(nusc_boxes) == 3
+    assert all(b.velocity.shape == (3, ) for b in nusc_boxes)
