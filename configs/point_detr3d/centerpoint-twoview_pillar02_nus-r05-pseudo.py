@@ -15,19 +15,8 @@ _base_ = ['./centerpoint_pillar02_nus-r05-box.py']
 ann_file_pseudo = 'pseudo_r05/nuscenes_infos_train_pseudo.pkl'
 point_cloud_range = _base_.point_cloud_range
 class_names = _base_.class_names
-# class-mean (l, w, h) of the consistency masks' radii, as the teacher's
-class_mean_size = [
-    [4.60718145, 1.95017717, 1.72270761],  # car
-    [6.73778078, 2.45609390, 2.73004906],  # truck
-    [12.01320693, 2.87427237, 3.81509561],  # trailer
-    [11.1885991, 2.94046906, 3.47030982],  # bus
-    [6.38352896, 2.73050468, 3.13312415],  # construction_vehicle
-    [1.68452161, 0.60058911, 1.27192197],  # bicycle
-    [2.09973778, 0.76279481, 1.44403034],  # motorcycle
-    [0.72564370, 0.66344886, 1.75748069],  # pedestrian
-    [0.40359262, 0.39694519, 1.06232151],  # traffic_cone
-    [0.48578221, 2.49008838, 0.98297065],  # barrier
-]
+# class-mean (l, w, h) of the consistency masks' radii (dataset base)
+class_mean_size = _base_.class_mean_size
 model = dict(
     type='mmweak.TwoViewCenterPoint',
     consistency=True,
