@@ -25,16 +25,20 @@ def _mmweak_scope():
 
 
 @pytest.fixture(autouse=True)
-def _restore_default_scope():
-    """Give the next test the default scope this one started with (3D tests
-    switch to ``mmdet3d`` the way mmdet3d configs do)."""
+def _default_scope(request):
+    """Each test starts in its module's ``DEFAULT_SCOPE`` (``mmweak`` unless
+    the module says otherwise: the 3D tests set ``'mmdet3d'``, the scope of
+    mmdet3d configs) and leaves ``mmweak`` behind for the next test on the
+    same pytest-xdist worker, whatever its module-scoped fixtures did."""
     from mmengine.registry import DefaultScope, init_default_scope
-    before = DefaultScope.get_current_instance()
+    scope = getattr(request.module, 'DEFAULT_SCOPE', 'mmweak')
+    current = DefaultScope.get_current_instance()
+    if current is None or current.scope_name != scope:
+        init_default_scope(scope)
     yield
-    after = DefaultScope.get_current_instance()
-    if before is not None and (after is None
-                               or after.scope_name != before.scope_name):
-        init_default_scope(before.scope_name)
+    current = DefaultScope.get_current_instance()
+    if current is None or current.scope_name != 'mmweak':
+        init_default_scope('mmweak')
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip('mmdet3d')
+
+# builds mmdet3d parts by bare name, as mmdet3d configs do (tests/conftest.py)
+DEFAULT_SCOPE = 'mmdet3d'
 pytest.importorskip('nuscenes')
 
 from mmweak.testing.nuscenes_fixtures import make_nuscenes_root  # noqa: E402

@@ -15,6 +15,9 @@ import torch
 
 pytest.importorskip('mmdet3d')
 
+# builds mmdet3d parts by bare name, as mmdet3d configs do (tests/conftest.py)
+DEFAULT_SCOPE = 'mmdet3d'
+
 from mmdet3d.models.detectors import Base3DDetector  # noqa: E402
 from mmdet3d.structures import LiDARInstance3DBoxes  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402

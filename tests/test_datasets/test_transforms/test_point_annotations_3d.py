@@ -8,10 +8,10 @@ pytest.importorskip('mmdet3d')
 
 import mmengine  # noqa: E402
 import torch  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
 from scipy.stats import truncnorm  # noqa: E402
 
-init_default_scope('mmdet3d')
+# the mmdet3d transforms resolve by bare name (tests/conftest.py)
+DEFAULT_SCOPE = 'mmdet3d'
 
 from mmcv.ops import points_in_boxes_cpu  # noqa: E402
 from mmdet3d.datasets import NuScenesDataset  # noqa: E402

@@ -7,6 +7,9 @@ import torch
 
 pytest.importorskip('mmdet3d')
 
+# builds mmdet3d parts by bare name, as mmdet3d configs do (tests/conftest.py)
+DEFAULT_SCOPE = 'mmdet3d'
+
 from mmengine.config import ConfigDict  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
