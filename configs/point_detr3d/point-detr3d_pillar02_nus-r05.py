@@ -42,10 +42,11 @@ teacher_test_pipeline = _base_.load_points + [
     dict(type='PointsRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='mmweak.PackPointDet3DInputs', keys=['points', 'gt_labels_3d'])
 ]
-# pseudo labelling: every stored point of the point-only samples
+# pseudo labelling: the stored points of the point-only samples' valid
+# instances (use_valid_flag, as the student's dataset reads them; the merge
+# checks one teacher box per such point)
 pseudo_label_pipeline = _base_.load_points + [
-    dict(type='mmweak.LoadPointAnnotations3D', from_instances=True,
-         simulate_missing=False),
+    dict(type='mmweak.LoadPointAnnotations3D', simulate_missing=False),
     dict(type='PointsRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='mmweak.PackPointDet3DInputs', keys=['points', 'gt_labels_3d'])
 ]

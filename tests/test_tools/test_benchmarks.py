@@ -33,6 +33,15 @@ CASES = {
         ['--num', '12', '--size', '32', '--with-masks'],
         [r'(maxboxacc_v2|boxacc_mean)=',
          r'\| WSOLMetric process\+compute_metrics \|']),
+    'bench_point_detr3d.py': (
+        ['--tiny'],
+        [r'annotated points N = [1-9][0-9]*',
+         rf'\| CenterPoint student \| {NUMBER} \| 1\.00 \| [0-9]+ \|',
+         rf'\| Point-DETR3D teacher \| {NUMBER} \| {NUMBER} \| [1-9]',
+         rf'\| Point-DETR3D teacher, no decoding \| {NUMBER} \| {NUMBER}',
+         rf'teacher / student test-step ratio: {NUMBER}',
+         rf'ratio without box decoding .*: {NUMBER}',
+         rf'pseudo labelling .* = {NUMBER} scenes / s']),
     'bench_eigencam.py': (
         ['--batch', '2', '--repeats', '1', '--forward-batch', '1',
          '--forward-repeats', '1', '--skip-reference'],

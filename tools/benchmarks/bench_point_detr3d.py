@@ -36,14 +36,18 @@ after one warm-up round, the median of ``--iters``:
 2. the student's ``test_step`` on the same packed scene.
 
 The ratio teacher / student is the figure (goal: <= 1.5). With random
-weights the student decodes many low-score boxes (up to its
-``pre_max_size`` per task into NMS); a trained model has fewer, so its
-decoding is, if anything, cheaper than timed here.
+weights (``init_weights``: the student's heatmap prior of 0.1) the student
+decodes many low-score boxes into its rotated NMS; a trained model keeps
+fewer, so its decoding is, if anything, cheaper than timed here. The
+``no decoding`` rows (data preprocessor, network and head outputs; "x
+student" against the student's ``no decoding`` row) separate that cost.
 
 3. Pseudo-labelling throughput: ``tools/point_detr3d/make_pseudo_labels.py``
    ``main`` (one process, batch 1, no loader workers) with the teacher's
    random weights saved as a checkpoint, on the split's point-only pkl
-   (``--scenes`` samples): scenes per second over the wall time of ``main``
+   (``--scenes`` samples, the config's pseudo-label pipeline: one teacher
+   box per valid stored point): scenes per second over the wall time of
+   ``main``
    (config, dataset and model build, checkpoint load, loading, the teacher,
    the ``num_lidar_pts`` count, atomic record writes, the merge and the
    summary; the imports are done before the clock starts).
@@ -55,7 +59,6 @@ smoke run of the script, not a figure.
 import argparse
 import copy
 import math
-import os
 import os.path as osp
 import pickle
 import statistics
@@ -104,8 +107,9 @@ TINY_TEACHER = {
 }
 TINY_STUDENT = {
     **TINY_LIDAR,
-    'model.data_preprocessor.data_preprocessor.voxel_layer.voxel_size':
-    TINY_VOXEL,
+    # the two-view student's preprocessor wraps Det3DDataPreprocessor
+    'model.data_preprocessor.data_preprocessor.voxel_layer': dict(
+        voxel_size=TINY_VOXEL),
     'model.loss_consistency.voxel_size': TINY_VOXEL,
     'model.pts_bbox_head.in_channels': 24,
     'model.pts_bbox_head.share_conv_channel': 8,
@@ -237,9 +241,13 @@ def teacher_options(cfg: Config, data: Dict, tiny: bool) -> Dict:
 
 
 def build(cfg: Config) -> torch.nn.Module:
-    """Model with random weights, in eval mode."""
+    """Model with the configs' random initialisation (``init_weights``: the
+    student's heatmap prior of 0.1 included; no checkpoint), in eval
+    mode."""
     torch.manual_seed(0)
-    return MODELS.build(cfg.model).eval()
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model.eval()
 
 
 def pick_scene(dataset) -> Dict:
@@ -285,19 +293,40 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
 
         def step(model: torch.nn.Module, batch: Dict) -> Callable:
 
-            def run() -> int:
+            def run() -> Optional[int]:
                 with torch.no_grad():
                     out = model.test_step(batch)
                 return len(out[0].pred_instances_3d.bboxes_3d)
 
             return run
 
+        def network(model: torch.nn.Module, batch: Dict) -> Callable:
+            """Data preprocessor + features + head outputs, no decoding
+            (mmdet3d's ``MVXTwoStageDetector`` has no ``mode='tensor'``)."""
+
+            def run() -> Optional[int]:
+                with torch.no_grad():
+                    data = model.data_preprocessor(batch, False)
+                    if model is teacher:
+                        model(**data, mode='tensor')
+                    else:
+                        metas = [s.metainfo for s in data['data_samples']]
+                        _, feats = model.extract_feat(data['inputs'], metas)
+                        model.pts_bbox_head(feats)
+                return None
+
+            return run
+
         runs = {
             'CenterPoint student': step(student, batches['student']),
             'Point-DETR3D teacher': step(teacher, batches['teacher']),
+            'CenterPoint student, no decoding':
+            network(student, batches['student']),
+            'Point-DETR3D teacher, no decoding':
+            network(teacher, batches['teacher']),
         }
         times: Dict[str, List[float]] = {name: [] for name in runs}
-        boxes: Dict[str, int] = {}
+        boxes: Dict[str, Optional[int]] = {}
         for it in range(args.iters + 1):  # the first round is the warm-up
             for name, fn in runs.items():
                 start = time.perf_counter()
@@ -306,6 +335,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
                     times[name].append(time.perf_counter() - start)
         med = {name: statistics.median(t) for name, t in times.items()}
         ratio = med['Point-DETR3D teacher'] / med['CenterPoint student']
+        net_ratio = med['Point-DETR3D teacher, no decoding'] / \
+            med['CenterPoint student, no decoding']
 
         # 3. pseudo labelling through the tool's main
         ckpt = osp.join(tmp, 'teacher_random.pth')
@@ -337,9 +368,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     print('| model | ms / scene | x student | boxes out |')
     print('|---|---|---|---|')
     for name, t in med.items():
-        print(f'| {name} | {1000 * t:.1f} | '
-              f'{t / med["CenterPoint student"]:.2f} | {boxes[name]} |')
+        base = med[name.replace('Point-DETR3D teacher', 'CenterPoint student')]
+        out = '-' if boxes[name] is None else boxes[name]
+        print(f'| {name} | {1000 * t:.1f} | {t / base:.2f} | {out} |')
     print(f'teacher / student test-step ratio: {ratio:.2f} (goal <= 1.5)')
+    print('teacher / student ratio without box decoding (data preprocessor '
+          f'+ network): {net_ratio:.2f}')
     print(f'pseudo labelling (make_pseudo_labels.py main, 1 process, '
           f'batch 1): {scenes} scenes of {args.points} points in '
           f'{wall:.1f} s = {scenes / wall:.2f} scenes / s')
@@ -347,6 +381,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
         teacher_ms=1000 * med['Point-DETR3D teacher'],
         student_ms=1000 * med['CenterPoint student'],
         ratio=ratio,
+        ratio_no_decoding=net_ratio,
         scenes_per_s=scenes / wall,
         annotated_points=num_ann)
 
