@@ -44,10 +44,14 @@ point_cloud_range = [-51.2, -51.2, -5.0, 51.2, 51.2, 3.0]
 backend_args = None
 # 10-frame input: the keyframe plus 9 sweeps
 sweeps_num = 9
+# the ratio's file-name tag of make_point_split.py (0.02 -> r02, 0.05 -> r05,
+# 0.1 -> r10): the split's file names below follow from it. A config
+# inheriting a method config of another ratio resets these names and what
+# reads them (see point-detr3d_pillar02_nus-r02.py)
 label_ratio = 'r05'
-ann_file_labelled = 'nuscenes_infos_train_r05_labelled.pkl'
-ann_file_point = 'nuscenes_infos_train_r05_point.pkl'
-dbinfos_labelled = 'nuscenes_dbinfos_train_r05_labelled.pkl'
+ann_file_labelled = f'nuscenes_infos_train_{label_ratio}_labelled.pkl'
+ann_file_point = f'nuscenes_infos_train_{label_ratio}_point.pkl'
+dbinfos_labelled = f'nuscenes_dbinfos_train_{label_ratio}_labelled.pkl'
 
 load_points = [
     dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5,
