@@ -29,10 +29,21 @@ plus the keys mmdet3d's ``NuScenesDataset`` needs to parse them:
 visibility fields ``num_lidar_pts``, ``num_radar_pts``, ``bbox_3d_isvalid``
 copied from the GT, so the dataset's valid filter keeps the same objects as
 on a labelled sample. ``cam_instances`` (2D/3D camera boxes) is removed.
-Instances of classes outside the dataset's (``bbox_label_3d == -1``) are
-kept, as in the GT pkl (training pipelines drop them with
-``ObjectNameFilter``). Labelled samples (``ann_type='box'``) keep their
-instances and also get ``point_3d`` from the same function.
+
+**Objects outside the classes.** mmdet3d's v2 nuScenes infos keep every
+annotated object and mark those whose category is not one of the detection
+classes with ``bbox_label_3d == -1`` (:func:`outside_classes`). They are
+not point-annotated in the weak setting, so a point-only sample has **no**
+instance for them (no point, hence no teacher query and no pseudo box); the
+split summary counts them (``num_point_instances_outside_classes``). The
+points of the other instances do not move: they are seeded by the
+instance's index in the *original* info. Labelled samples
+(``ann_type='box'``) keep their GT instances untouched, -1 included, as
+mmdet3d expects (``ObjectNameFilter`` drops those in training), and every
+instance gets ``point_3d`` from the same function (mmdet3d stacks instance
+keys into columns, so all instances of a sample must have the same keys);
+the point readers skip the -1 rows
+(``mmweak/datasets/transforms/point_annotations_3d.py``).
 """
 import copy
 import math
@@ -44,6 +55,13 @@ import numpy as np
 from mmweak.datasets.transforms.point_annotations_3d import simulate_points_np
 
 GT_VISIBILITY_KEYS = ('num_lidar_pts', 'num_radar_pts', 'bbox_3d_isvalid')
+
+
+def outside_classes(instance: dict) -> bool:
+    """Whether a v2 instance's object is outside the detection classes
+    (mmdet3d's converters write ``bbox_label_3d = -1`` for those; any
+    negative label counts). Such objects get no point annotation."""
+    return int(instance['bbox_label_3d']) < 0
 
 
 def check_ratio(ratio: float) -> float:
@@ -191,7 +209,9 @@ def make_box_info(info: dict, mean: float = 0.5, std: float = 0.3) -> dict:
 
 def make_point_info(info: dict, mean: float = 0.5, std: float = 0.3) -> dict:
     """A point-only sample (see the module docstring for the instance
-    keys)."""
+    keys): one point-annotated instance per object of the detection
+    classes, in the original order; objects outside the classes
+    (:func:`outside_classes`) are left out."""
     out = {
         k: copy.deepcopy(v)
         for k, v in info.items() if k not in ('instances', 'cam_instances')
@@ -199,6 +219,8 @@ def make_point_info(info: dict, mean: float = 0.5, std: float = 0.3) -> dict:
     out['ann_type'] = 'point'
     instances = []
     for ins, pt in zip(info['instances'], instance_points(info, mean, std)):
+        if outside_classes(ins):
+            continue
         p = [float(c) for c in pt]
         new = dict(bbox_label_3d=int(ins['bbox_label_3d']),
                    point_3d=p,
@@ -291,14 +313,22 @@ def make_point_split(infos: dict,
     point = wrap([make_point_info(data_list[k], mean, std) for k in pnt],
                  'point')
     ts = [data_list[k]['timestamp'] for k in lab]
+
+    def count(positions, outside=None):
+        return sum(1 for k in positions for ins in data_list[k]['instances']
+                   if outside is None or outside_classes(ins) == outside)
+
+    # instances outside the classes: kept as GT on labelled samples, no
+    # point annotation on point-only ones
     summary = dict(split_meta,
                    num_samples=len(data_list),
                    num_labelled=len(lab),
                    num_point=len(pnt),
-                   num_labelled_instances=sum(
-                       len(data_list[k]['instances']) for k in lab),
-                   num_point_instances=sum(
-                       len(data_list[k]['instances']) for k in pnt),
+                   num_labelled_instances=count(lab),
+                   num_labelled_instances_outside_classes=count(lab, True),
+                   num_point_instances=count(pnt),
+                   num_point_annotations=count(pnt, False),
+                   num_point_instances_outside_classes=count(pnt, True),
                    labelled_time_range=[min(ts), max(ts)] if ts else None)
     if split_by == 'scene':
         ids = scene_ids(data_list, max_gap)
@@ -352,7 +382,8 @@ def class_mean_size(data_list: Sequence[dict],
 
 
 __all__ = [
-    'class_mean_size', 'check_ratio', 'ratio_tag', 'num_labelled', 'check_v2_infos', 'scene_ids',
-    'split_indices', 'instance_points', 'make_box_info', 'make_point_info',
-    'filter_dbinfos', 'make_point_split'
+    'outside_classes', 'class_mean_size', 'check_ratio', 'ratio_tag',
+    'num_labelled', 'check_v2_infos', 'scene_ids', 'split_indices',
+    'instance_points', 'make_box_info', 'make_point_info', 'filter_dbinfos',
+    'make_point_split'
 ]

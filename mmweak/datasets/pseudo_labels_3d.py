@@ -29,9 +29,14 @@ against): its ``instances`` in order that mmdet3d's ``NuScenesDataset``
 keeps, i.e. ``point_filter='valid'`` (``use_valid_flag=True``:
 ``bbox_3d_isvalid``), ``'lidar_pts'`` (``use_valid_flag=False``:
 ``num_lidar_pts > 0``) or ``'all'`` (no filter, e.g. test mode with
-``load_eval_anns=False``). Don't-care labels (-1) are kept, as the dataset
-keeps them. Filtered-out instances have no pseudo box and are dropped from
-the merged sample.
+``load_eval_anns=False``), **except** objects outside the detection classes
+(``bbox_label_3d == -1``): they are not point-annotated (the split writes
+no instance for them; older point pkls may still hold some) and
+``mmweak.LoadPointAnnotations3D`` gives them no point, so the teacher never
+sees them. Filtered-out and outside-class instances have no pseudo box and
+are dropped from the merged sample (counted as ``dropped_points``, the
+latter also as ``outside_classes``). Labelled samples keep their GT
+instances untouched, -1 included.
 
 Boxes may be mmdet3d ``LiDARInstance3DBoxes`` or plain arrays; this file
 itself needs no mmdet3d import and is not imported by ``mmweak.datasets``.
@@ -251,7 +256,8 @@ def _aligned_gt(data_sample: Any, labels: np.ndarray) -> Optional[np.ndarray]:
     the packed ``gt_instances_3d.bboxes_3d``, else ``eval_ann_info``'s, if
     the count and labels match; None otherwise, and for point-only samples
     (``ann_type == 'point'``, or any zero-size box: the point pkl's
-    placeholders are not GT)."""
+    placeholders are not GT). GT rows labelled -1 (outside the classes, no
+    point, hence no prediction) are left out before the comparison."""
     if _field(data_sample, 'ann_type') == 'point':
         return None
     gt_inst = _field(data_sample, 'gt_instances_3d')
@@ -260,10 +266,18 @@ def _aligned_gt(data_sample: Any, labels: np.ndarray) -> Optional[np.ndarray]:
                               _field(gt_inst, 'labels_3d')),
                              (_field(eval_ann, 'gt_bboxes_3d'),
                               _field(eval_ann, 'gt_labels_3d'))):
-        if boxes is None or len(boxes) != len(labels):
+        if boxes is None:
             continue
-        if gt_labels is not None and not np.array_equal(
-                _as_numpy(gt_labels).astype(np.int64).reshape(-1), labels):
+        if gt_labels is not None:
+            gt_labels = _as_numpy(gt_labels).astype(np.int64).reshape(-1)
+            if len(gt_labels) == len(boxes) and (gt_labels < 0).any():
+                keep = gt_labels >= 0
+                boxes = boxes[torch.from_numpy(keep)] if hasattr(
+                    boxes, 'gravity_center') else _as_numpy(boxes)[keep]
+                gt_labels = gt_labels[keep]
+        if len(boxes) != len(labels):
+            continue
+        if gt_labels is not None and not np.array_equal(gt_labels, labels):
             continue
         if hasattr(boxes, 'gravity_center'):
             gt = _gravity_boxes(boxes)
@@ -309,6 +323,12 @@ def prediction_record(data_sample: Any,
                        'in the teacher output')
     boxes = _field(pred, 'bboxes_3d')
     labels = _as_numpy(_field(pred, 'labels_3d')).astype(np.int64)
+    if (labels < 0).any():
+        raise ValueError(
+            f'sample {sample_idx}: the teacher predicted labels '
+            f'{sorted(set(labels[labels < 0].tolist()))}; pseudo boxes need '
+            'class indices (objects outside the classes, label -1, must get '
+            'no point: mmweak.LoadPointAnnotations3D skip_ignored=True)')
     points = _field(_field(data_sample, 'gt_instances_3d'), 'points_3d')
     if points is not None and len(points) != len(boxes):
         raise ValueError(
@@ -435,15 +455,19 @@ POINT_FILTERS = ('valid', 'lidar_pts', 'all')
 def annotated_point_instances(info: Mapping,
                               point_filter: str = 'valid') -> List[dict]:
     """The instances of a point-only sample whose points the teacher saw,
-    in order: those mmdet3d's ``NuScenesDataset`` keeps (``'valid'``:
-    ``bbox_3d_isvalid`` true or missing, as ``use_valid_flag=True``;
-    ``'lidar_pts'``: ``num_lidar_pts > 0`` or missing, as
-    ``use_valid_flag=False``; ``'all'``: every instance)."""
+    in order: those with a class (``bbox_label_3d >= 0``; objects outside
+    the classes, -1, get no point) that mmdet3d's ``NuScenesDataset`` keeps
+    (``'valid'``: ``bbox_3d_isvalid`` true or missing, as
+    ``use_valid_flag=True``; ``'lidar_pts'``: ``num_lidar_pts > 0`` or
+    missing, as ``use_valid_flag=False``; ``'all'``: every instance). The
+    same rule as ``mmweak.LoadPointAnnotations3D`` reading the sample."""
     if point_filter not in POINT_FILTERS:
         raise ValueError(f'point_filter={point_filter!r}: expected one of '
                          f'{POINT_FILTERS}')
     keep = []
     for j, inst in enumerate(info.get('instances', [])):
+        if int(inst['bbox_label_3d']) < 0:
+            continue
         if point_filter == 'valid' and not inst.get('bbox_3d_isvalid', True):
             continue
         if point_filter == 'lidar_pts' and inst.get('num_lidar_pts', 1) <= 0:
@@ -480,7 +504,8 @@ def merge_pseudo_labels(
     ``point_atol`` m). Labelled samples keep their GT; their records (the
     teacher also runs on them) are ignored. Everything else is unchanged
     (but ``ann_type``, copied from ``point_infos``); instances the teacher
-    did not see (``point_filter``) are dropped.
+    did not see (``point_filter``, or outside the classes: label -1) are
+    dropped.
 
     Args:
         infos (dict): v2 infos ``{metainfo, data_list}``.
@@ -498,8 +523,9 @@ def merge_pseudo_labels(
 
     Returns:
         tuple[dict, dict]: The merged infos and counts (``point_samples``,
-        ``box_samples``, ``pseudo_boxes``, ``dropped_points``,
-        ``unused_records``).
+        ``box_samples``, ``pseudo_boxes``, ``dropped_points`` (instances
+        of point-only samples without a pseudo box), ``outside_classes``
+        (those of them labelled -1), ``unused_records``).
 
     Raises:
         KeyError / ValueError: naming the sample, when a point-only sample
@@ -531,7 +557,8 @@ def merge_pseudo_labels(
     stats = dict(point_samples=0,
                  box_samples=0,
                  pseudo_boxes=0,
-                 dropped_points=0)
+                 dropped_points=0,
+                 outside_classes=0)
     used = set()
     data_list = []
     for pos, info in enumerate(infos['data_list']):
@@ -574,6 +601,8 @@ def merge_pseudo_labels(
         stats['pseudo_boxes'] += len(merged)
         stats['dropped_points'] += len(ref.get('instances', [])) - \
             len(originals)
+        stats['outside_classes'] += sum(1 for inst in ref.get('instances', [])
+                                        if int(inst['bbox_label_3d']) < 0)
         new = dict(info, instances=merged)
         if ref is not info and 'ann_type' in ref:
             new['ann_type'] = ref['ann_type']

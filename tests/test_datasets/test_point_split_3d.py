@@ -353,3 +353,91 @@ def test_summary_records_the_labelled_class_mean_size():
     assert table['car'] == [4.5, 2.1, 1.6]
     assert table['pedestrian'] == [0.8, 0.6, 1.7]
     assert table['barrier'] is None
+
+
+def _with_outside_classes(infos):
+    """``infos`` with every instance at index 1 relabelled -1 (an object
+    whose category is not a detection class, as mmdet3d's converter writes
+    it) and valid, so the dataset's filter keeps it."""
+    out = copy.deepcopy(infos)
+    for info in out['data_list']:
+        if len(info['instances']) > 1:
+            info['instances'][1].update(bbox_label_3d=-1, bbox_3d_isvalid=True)
+    return out
+
+
+def test_instances_outside_classes_get_no_point(tmp_path):
+    base = tiny_infos()
+    infos = _with_outside_classes(base)
+    lab, pnt, summary, _ = ps.make_point_split(infos, 0.25)
+    lab0, pnt0, summary0, _ = ps.make_point_split(base, 0.25)
+    assert tokens(pnt) == tokens(pnt0) and tokens(lab) == tokens(lab0)
+    src = {i['token']: i for i in infos['data_list']}
+    n_out = {'lab': 0, 'pnt': 0}
+    for info, info0 in zip(pnt['data_list'], pnt0['data_list']):
+        orig = src[info['token']]['instances']
+        kept = [j for j, ins in enumerate(orig) if ins['bbox_label_3d'] >= 0]
+        n_out['pnt'] += len(orig) - len(kept)
+        # no instance for the -1 objects; the others keep their points
+        # (seeded by the original instance index) and order
+        assert [i['bbox_label_3d'] for i in info['instances']] == \
+            [orig[j]['bbox_label_3d'] for j in kept]
+        assert [i['point_3d'] for i in info['instances']] == \
+            [info0['instances'][j]['point_3d'] for j in kept]
+    for info, info0 in zip(lab['data_list'], lab0['data_list']):
+        # labelled samples: GT untouched, -1 included, every instance with
+        # a point_3d (mmdet3d stacks instance keys into columns)
+        orig = src[info['token']]['instances']
+        n_out['lab'] += sum(i['bbox_label_3d'] < 0 for i in orig)
+        assert [{
+            k: v
+            for k, v in i.items() if k != 'point_3d'
+        } for i in info['instances']] == orig
+        assert [i['point_3d'] for i in info['instances']] == \
+            [i['point_3d'] for i in info0['instances']]
+    assert n_out['pnt'] > 0 and n_out['lab'] > 0
+    assert summary['num_point_instances_outside_classes'] == n_out['pnt']
+    assert summary['num_labelled_instances_outside_classes'] == n_out['lab']
+    assert summary['num_point_annotations'] == \
+        summary['num_point_instances'] - n_out['pnt'] == \
+        sum(len(i['instances']) for i in pnt['data_list'])
+    assert summary0['num_point_instances_outside_classes'] == 0
+    assert '-1' not in summary['class_mean_size']
+
+    # the labelled pkl through the teacher's point reader: no point, no
+    # label for -1; after LoadAnnotations3D the points follow the GT rows
+    read = [dict(type='mmweak.LoadPointAnnotations3D')]
+    ds = _load(tmp_path, lab, read, test_mode=True)
+    with_gt = [
+        dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True)
+    ] + read
+    ds_gt = _load(tmp_path,
+                  lab,
+                  with_gt,
+                  test_mode=False,
+                  filter_empty_gt=False)
+    seen_outside = 0
+    for k, info in enumerate(lab['data_list']):
+        valid = [i for i in info['instances'] if i['bbox_3d_isvalid']]
+        known = [i for i in valid if i['bbox_label_3d'] >= 0]
+        seen_outside += len(valid) - len(known)
+        res = ds[k]
+        assert res['gt_labels_3d'].tolist() == \
+            [i['bbox_label_3d'] for i in known]
+        np.testing.assert_allclose(res['gt_points_3d'].reshape(-1, 3),
+                                   np.reshape([i['point_3d'] for i in known],
+                                              (-1, 3)),
+                                   atol=1e-6)
+        res = ds_gt[k]
+        assert res['gt_labels_3d'].tolist() == \
+            [i['bbox_label_3d'] for i in valid]
+        assert len(res['gt_points_3d']) == len(res['gt_bboxes_3d']) == \
+            len(valid)
+    assert seen_outside > 0
+    # the raw instances (no parsed annotations) follow the same rule
+    ds = _load(tmp_path, lab, read, test_mode=True, load_eval_anns=False)
+    for k, info in enumerate(lab['data_list']):
+        assert ds[k]['gt_labels_3d'].tolist() == [
+            i['bbox_label_3d'] for i in info['instances']
+            if i['bbox_label_3d'] >= 0
+        ]

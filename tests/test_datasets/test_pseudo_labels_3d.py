@@ -60,7 +60,7 @@ def infos():
                           boxes=[[1, 2, 0, 4, 2, 1.5, 0],
                                  [5, 5, 0, 1, 1, 2, 0]]),
                     _info(1,
-                          'point', [0, 5, -1],
+                          'point', [0, 5, 3],
                           points=[[3, 3, 0.5], [9, 9, 0], [-4, 2, 0.2]],
                           valid=[True, False, True]),
                     _info(2, 'point', []),
@@ -213,7 +213,7 @@ def test_box_errors_scale_and_yaw():
 
 def test_merge_replaces_point_only_instances_only(infos):
     records = {
-        1: _record(1, [0, -1], [[3, 3, .5], [-4, 2, .2]], scores=[.9, .4]),
+        1: _record(1, [0, 3], [[3, 3, .5], [-4, 2, .2]], scores=[.9, .4]),
         2: _record(2, [], np.zeros((0, 3))),
         0: _record(0, [0, 7], [[1, 2, 0], [5, 5, 0]])
     }
@@ -222,13 +222,14 @@ def test_merge_replaces_point_only_instances_only(infos):
                          box_samples=1,
                          pseudo_boxes=2,
                          dropped_points=1,
+                         outside_classes=0,
                          unused_records=1)
     assert merged['metainfo'] == infos['metainfo']
     assert merged['data_list'][0] == infos['data_list'][0]  # GT kept
     new = merged['data_list'][1]
     assert {k: v for k, v in new.items() if k != 'instances'} == \
         {k: v for k, v in infos['data_list'][1].items() if k != 'instances'}
-    assert [i['bbox_label_3d'] for i in new['instances']] == [0, -1]
+    assert [i['bbox_label_3d'] for i in new['instances']] == [0, 3]
     assert [i['score'] for i in new['instances']] == [.9, .4]
     assert all(i['is_pseudo'] for i in new['instances'])
     assert new['instances'][1]['point_3d'] == [-4.0, 2.0, 0.2]
@@ -248,7 +249,7 @@ def test_merge_replaces_point_only_instances_only(infos):
     merged, stats = pl.merge_pseudo_labels(infos, records, {'tok1', 2})
     assert stats['point_samples'] == 2
     # the teacher saw every instance (no valid filter): three boxes needed
-    records[1] = _record(1, [0, 5, -1], [[3, 3, .5], [9, 9, 0], [-4, 2, .2]])
+    records[1] = _record(1, [0, 5, 3], [[3, 3, .5], [9, 9, 0], [-4, 2, .2]])
     merged, stats = pl.merge_pseudo_labels(infos, records, point_filter='all')
     assert stats['pseudo_boxes'] == 3 and stats['dropped_points'] == 0
     with pytest.raises(ValueError,
@@ -260,7 +261,7 @@ def test_merge_replaces_point_only_instances_only(infos):
 
 
 def test_merge_errors_name_the_sample(infos):
-    good = _record(1, [0, -1], [[3, 3, .5], [-4, 2, .2]])
+    good = _record(1, [0, 3], [[3, 3, .5], [-4, 2, .2]])
     empty = _record(2, [], np.zeros((0, 3)))
     with pytest.raises(KeyError,
                        match='sample_idx=2, token=tok2: point-only '
@@ -273,15 +274,15 @@ def test_merge_errors_name_the_sample(infos):
             1: _record(1, [0], [[3, 3, .5]]),
             2: empty
         })
-    with pytest.raises(ValueError, match='sample_idx=1.*box 1 has label 3'):
+    with pytest.raises(ValueError, match='sample_idx=1.*box 1 has label 4'):
         pl.merge_pseudo_labels(infos, {
-            1: _record(1, [0, 3], [[3, 3, .5], [-4, 2, .2]]),
+            1: _record(1, [0, 4], [[3, 3, .5], [-4, 2, .2]]),
             2: empty
         })
     with pytest.raises(ValueError, match='sample_idx=1.*made for point'):
         pl.merge_pseudo_labels(
             infos, {
-                1: _record(1, [0, -1], [[3, 3, .5], [-4, 2.5, .2]]),
+                1: _record(1, [0, 3], [[3, 3, .5], [-4, 2.5, .2]]),
                 2: empty
             })
     wrong_file = dict(good, lidar_path='/data/other.bin')
@@ -306,7 +307,7 @@ def test_merge_errors_name_the_sample(infos):
 
 def test_records_round_trip_dir_and_dump(tmp_path, infos):
     records = {
-        1: _record(1, [0, -1], [[3, 3, .5], [-4, 2, .2]]),
+        1: _record(1, [0, 3], [[3, 3, .5], [-4, 2, .2]]),
         2: _record(2, [], np.zeros((0, 3)))
     }
     rec_dir = tmp_path / 'samples'
@@ -341,7 +342,7 @@ def test_merge_with_point_only_reference_and_several_pkls(infos):
     for info in original['data_list'][1:]:
         info.pop('ann_type')
     records = {
-        1: _record(1, [0, -1], [[3, 3, .5], [-4, 2, .2]]),
+        1: _record(1, [0, 3], [[3, 3, .5], [-4, 2, .2]]),
         2: _record(2, [], np.zeros((0, 3)))
     }
     merged, stats = pl.merge_pseudo_labels(original,

@@ -100,14 +100,16 @@ test_dataloader = dict(
         ]))
 """
 
-# (ann_type, [(label, point, valid)]) per sample; points far apart
+# (ann_type, [(label, point, valid)]) per sample; points far apart. Label
+# -1 (outside the classes, as in mmdet3d's real nuScenes infos): no point is
+# read, no pseudo box is made; the labelled sample keeps it as GT
 SAMPLES = [
     ('box', [(0, (5., 5., -1.), True), (7, (-10., 3., -.5), True)]),
     ('point', [(0, (12., -4., -1.2), True), (3, (20., 20., -1.), False),
                (8, (-6., -15., -.8), True)]),
     ('point', [(-1, (30., 0., -1.), True), (1, (-20., -20., -1.), True)]),
     ('point', []),
-    ('box', [(9, (2., -8., -1.), True)]),
+    ('box', [(9, (2., -8., -1.), True), (-1, (40., 10., -1.), True)]),
 ]
 
 
@@ -217,10 +219,12 @@ def test_clean_run_merges_pseudo_labels(setup):
     result = setup['result']
     assert result['merge'] == dict(point_samples=3,
                                    box_samples=2,
-                                   pseudo_boxes=4,
-                                   dropped_points=1,
+                                   pseudo_boxes=3,
+                                   dropped_points=2,
+                                   outside_classes=1,
                                    unused_records=2)
-    assert result['summary']['num_boxes'] == 7  # the teacher saw 7 points
+    # the teacher saw 6 points: the valid ones with a class (no -1)
+    assert result['summary']['num_boxes'] == 6
     with open(result['out_pkl'], 'rb') as f:
         merged = pickle.load(f)
     infos = setup['infos']
@@ -232,7 +236,8 @@ def test_clean_run_merges_pseudo_labels(setup):
         if ann_type == 'box':
             assert new == old
             continue
-        seen = [(j, o) for j, o in enumerate(objs) if o[2]]  # valid only
+        # valid, with a class
+        seen = [(j, o) for j, o in enumerate(objs) if o[2] and o[0] >= 0]
         assert len(new['instances']) == len(seen)
         for inst, (j, (label, point, _)) in zip(new['instances'], seen):
             assert inst['bbox_3d'] == pytest.approx(
@@ -345,8 +350,8 @@ def test_merged_pkl_round_trips_through_nuscenes_dataset(setup):
 def test_errors_name_the_sample(setup):
     tool, tmp = setup['tool'], setup['tmp']
     with pytest.raises(ValueError,
-                       match='sample 2: the teacher returned 1 '
-                       'boxes for 2 annotated points'):
+                       match='sample 2: the teacher returned 0 '
+                       'boxes for 1 annotated points'):
         tool.main(
             [setup['cfgs'][2], setup['ckpt'], '--out-dir',
              str(tmp / 'drop')])

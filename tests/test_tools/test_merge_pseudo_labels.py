@@ -102,6 +102,7 @@ def test_merge_from_dump_and_from_dir_agree(setup):
                          box_samples=1,
                          pseudo_boxes=3,
                          dropped_points=1,
+                         outside_classes=0,
                          unused_records=1)
     tool.main([
         str(tmp / 'samples'), '--train-pkl', setup['train_pkl'], '--out', out_b

@@ -23,7 +23,8 @@ pytest.importorskip('nuscenes')
 
 from mmengine.logging import MMLogger  # noqa: E402
 
-from mmweak.testing import load_tool_script  # noqa: E402
+from mmweak.testing import (load_tool_script,  # noqa: E402
+                            tiny_pillar_options)
 from mmweak.utils.stage_pipeline import (INPROCESS_ENV,  # noqa: E402
                                          PipelineError)
 
@@ -31,6 +32,24 @@ from mmweak.utils.stage_pipeline import (INPROCESS_ENV,  # noqa: E402
 STAGES = ['data', 'split', 'lidar_pretrain', 'fuse', 'teacher',
           'pseudo_label', 'student', 'full', 'evaluate']
 CONFIGS = 'configs/point_detr3d/'
+# the runner's training knobs: one epoch of batches of 2
+TRAIN = {'train_cfg.max_epochs': 1, 'train_dataloader.batch_size': 2}
+# one pass over the samples (no CBGS), for the CenterPoint models
+ONE_PASS = {
+    'train_dataloader.dataset.type': 'RepeatDataset',
+    'train_dataloader.dataset.times': 1,
+}
+# every model shrunk to the tiny pillar grid (8 channels, 64 x 64; see
+# mmweak.testing.tiny_pillar_options). The student: mmdet3d's Det3DDataset
+# drops samples whose packed data_samples have no GT, and cannot read the
+# two-view (MultiBranch) dict of samples
+OPTIONS = dict(
+    lidar_pretrain={**tiny_pillar_options('centerpoint'), **TRAIN,
+                    **ONE_PASS},
+    teacher={**tiny_pillar_options('point_detr3d'), **TRAIN},
+    student={**tiny_pillar_options('two_view_centerpoint'), **TRAIN,
+             **ONE_PASS},
+    full={**tiny_pillar_options('centerpoint'), **TRAIN, **ONE_PASS})
 TINY = """
 _base_ = [{base!r}]
 data_root = {root!r}
@@ -38,57 +57,17 @@ generate = dict(args=['--num-samples-per-scene', 1, '--scenes', 'scene-0061',
                       'scene-0553', 'scene-0103', '--ground-points', 1500],
                 max_sweeps=0)
 split = dict(ratio=0.5)
-V = [1.6, 1.6, 8]
-# the pillar-0.2 LiDAR branch with 8 channels on a 64 x 64 grid
-lidar = {{
-    'model.pts_voxel_encoder.voxel_size': V,
-    'model.pts_voxel_encoder.feat_channels': [8],
-    'model.pts_middle_encoder.in_channels': 8,
-    'model.pts_middle_encoder.output_shape': [64, 64],
-    'model.pts_backbone.in_channels': 8,
-    'model.pts_backbone.out_channels': [8, 8, 8],
-    'model.pts_backbone.layer_nums': [1, 1, 1],
-    'model.pts_neck.in_channels': [8, 8, 8],
-    'model.pts_neck.out_channels': [8, 8, 8],
-    'train_cfg.max_epochs': 1,
-    'train_dataloader.batch_size': 2,
-}}
-# CenterPoint's head on a 16 x 16 map; one pass over the samples (no CBGS)
-center = {{
-    'model.pts_bbox_head.in_channels': 24,
-    'model.pts_bbox_head.share_conv_channel': 8,
-    'model.pts_bbox_head.bbox_coder.voxel_size': V[:2],
-    'model.pts_bbox_head.bbox_coder.max_num': 50,
-    'model.train_cfg.pts.grid_size': [64, 64, 1],
-    'model.train_cfg.pts.voxel_size': V,
-    'model.test_cfg.pts.voxel_size': V[:2],
-    'model.test_cfg.pts.max_per_img': 50,
-    'train_dataloader.dataset.type': 'RepeatDataset',
-    'train_dataloader.dataset.times': 1,
-}}
-vox = {{'model.data_preprocessor.voxel_layer.voxel_size': V}}
-lidar_pretrain = dict(options={{**lidar, **center, **vox}})
-teacher = dict(
-    options={{**lidar, **vox,
-              'model.pts_bbox_head.in_channels': 24,
-              'model.pts_bbox_head.embed_dims': 16,
-              'model.pts_bbox_head.ffn_channels': 32,
-              'model.pts_bbox_head.cross_attn.num_heads': 4}})
-student = dict(options={{
-    **lidar, **center,
-    # mmdet3d's Det3DDataset drops samples whose packed data_samples have
-    # no GT, and cannot read the two-view (MultiBranch) dict of samples
-    'model.data_preprocessor.data_preprocessor.voxel_layer.voxel_size': V,
-    'model.loss_consistency.voxel_size': V}})
-full = dict(options={{**lidar, **center, **vox}})
 """
 
 
 def _tiny_pipeline(tmp_path, repo_root) -> str:
     cfg = tmp_path / 'pipeline_tiny.py'
-    cfg.write_text(TINY.format(
+    text = TINY.format(
         base=osp.join(repo_root, CONFIGS, 'pipeline_synthetic-nus-r05.py'),
-        root=str(tmp_path / 'nuscenes')))
+        root=str(tmp_path / 'nuscenes'))
+    text += ''.join(f'{stage} = dict(options={options!r})\n'
+                    for stage, options in OPTIONS.items())
+    cfg.write_text(text)
     return str(cfg)
 
 

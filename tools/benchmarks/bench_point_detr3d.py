@@ -73,7 +73,8 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import DATASETS, MODELS, init_default_scope
 from mmengine.utils import import_modules_from_strings
 
-from mmweak.testing import load_tool_script, make_nuscenes_root
+from mmweak.testing import (load_tool_script, make_nuscenes_root,
+                            tiny_pillar_options)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TEACHER = 'configs/point_detr3d/point-detr3d_pillar02_nus-r05.py'
@@ -84,42 +85,9 @@ RATIO = 0.05
 JITTER = 0.03  # metres, on the tiled copies of the cloud
 
 # --tiny: the LiDAR branch with 8 channels on a 64 x 64 grid (the sizes of
-# tests/test_tools/test_run_point_detr3d_pipeline.py)
-TINY_VOXEL = [1.6, 1.6, 8]
-TINY_LIDAR = {
-    'model.pts_voxel_encoder.voxel_size': TINY_VOXEL,
-    'model.pts_voxel_encoder.feat_channels': [8],
-    'model.pts_middle_encoder.in_channels': 8,
-    'model.pts_middle_encoder.output_shape': [64, 64],
-    'model.pts_backbone.in_channels': 8,
-    'model.pts_backbone.out_channels': [8, 8, 8],
-    'model.pts_backbone.layer_nums': [1, 1, 1],
-    'model.pts_neck.in_channels': [8, 8, 8],
-    'model.pts_neck.out_channels': [8, 8, 8],
-}
-TINY_TEACHER = {
-    **TINY_LIDAR,
-    'model.data_preprocessor.voxel_layer.voxel_size': TINY_VOXEL,
-    'model.pts_bbox_head.in_channels': 24,
-    'model.pts_bbox_head.embed_dims': 16,
-    'model.pts_bbox_head.ffn_channels': 32,
-    'model.pts_bbox_head.cross_attn.num_heads': 4,
-}
-TINY_STUDENT = {
-    **TINY_LIDAR,
-    # the two-view student's preprocessor wraps Det3DDataPreprocessor
-    'model.data_preprocessor.data_preprocessor.voxel_layer': dict(
-        voxel_size=TINY_VOXEL),
-    'model.loss_consistency.voxel_size': TINY_VOXEL,
-    'model.pts_bbox_head.in_channels': 24,
-    'model.pts_bbox_head.share_conv_channel': 8,
-    'model.pts_bbox_head.bbox_coder.voxel_size': TINY_VOXEL[:2],
-    'model.pts_bbox_head.bbox_coder.max_num': 50,
-    'model.train_cfg.pts.grid_size': [64, 64, 1],
-    'model.train_cfg.pts.voxel_size': TINY_VOXEL,
-    'model.test_cfg.pts.voxel_size': TINY_VOXEL[:2],
-    'model.test_cfg.pts.max_per_img': 50,
-}
+# the runner's smoke test, tests/test_tools/test_run_point_detr3d_pipeline.py)
+TINY_TEACHER = tiny_pillar_options('point_detr3d')
+TINY_STUDENT = tiny_pillar_options('two_view_centerpoint')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -22,6 +22,13 @@ Writes, for ``INFO_PKL = .../<stem>.pkl`` and ``--ratio 0.05`` (tag
   value), so the database must have been built from this INFO_PKL;
 * ``<stem>_r05_split.json``: a summary (counts, rule, seed, outputs).
 
+Objects outside the detection classes (``bbox_label_3d == -1`` in mmdet3d's
+v2 infos) are not point-annotated: point-only samples get no instance for
+them, labelled samples keep them as GT. The summary counts them
+(``num_point_instances_outside_classes`` skipped,
+``num_labelled_instances_outside_classes`` kept) and the tool prints the
+number skipped.
+
 The sample rule (default) sorts by timestamp and labels the first
 ``ceil(r * N)`` samples; ``--seed`` only affects ``--split-by scene``
 (the order of whole scenes). All files are written atomically.
@@ -112,6 +119,10 @@ def main(argv: Optional[List[str]] = None) -> dict:
     print(f"{summary['num_labelled']} labelled / {summary['num_point']} "
           f"point-only samples ({args.split_by} rule, ratio {args.ratio}) "
           f"-> {args.out_dir}")
+    print(f"{summary['num_point_annotations']} point annotations; "
+          f"{summary['num_point_instances_outside_classes']} instance(s) of "
+          'point-only samples outside the classes (bbox_label_3d -1) got no '
+          'point')
     return out
 
 

@@ -33,9 +33,14 @@ Output, in ``--out-dir``:
   of a ``ConcatDataset``'s parts) with
   the instances of point-only samples (``ann_type == 'point'``, or the
   samples of ``--point-only-pkl``) replaced by the teacher boxes; labelled
-  samples keep their GT. Instances of a point-only sample that the
-  dataset's valid filter hid from the teacher (``use_valid_flag``, see
-  :func:`dataset_point_filter`) are dropped.
+  samples keep their GT (instances labelled -1 included). Instances of a
+  point-only sample that the dataset's valid filter hid from the teacher
+  (``use_valid_flag``, see :func:`dataset_point_filter`) are dropped, and
+  so are objects outside the detection classes (``bbox_label_3d == -1``):
+  ``mmweak.LoadPointAnnotations3D`` reads no point for them (its default
+  ``skip_ignored=True``) and the merge expects none, so the teacher's boxes
+  and the stored points stay aligned (``merge.outside_classes`` in the
+  summary counts them).
 * ``summary.json``: counts, merge statistics and, where the data samples
   carried aligned GT boxes, the pseudo boxes' errors.
 """

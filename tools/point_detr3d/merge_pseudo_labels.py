@@ -24,7 +24,10 @@ everywhere; the merged samples get that pkl's ``ann_type``).
 ``--point-filter`` says which instances of a point-only sample the teacher
 saw (its dataset's valid filter: ``valid`` for ``use_valid_flag=True``,
 ``lidar_pts`` for ``use_valid_flag=False``, ``all``); the others are
-dropped. A point-only sample without pseudo labels, or whose box count,
+dropped. Instances outside the detection classes (``bbox_label_3d == -1``)
+have no point annotation whatever the filter (the teacher pipeline's
+``mmweak.LoadPointAnnotations3D`` skips them too) and are dropped; the tool
+prints how many. A point-only sample without pseudo labels, or whose box count,
 labels or points differ from its annotated points, stops the merge with an
 error naming the sample.
 """
@@ -69,11 +72,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, int]:
         f'{stats["box_samples"]} labelled samples kept -> {args.out}',
         flush=True)
     if stats['dropped_points']:
-        print(
-            f'merge_pseudo_labels: dropped {stats["dropped_points"]} '
-            f'point(s) the teacher did not see (--point-filter '
-            f'{args.point_filter})',
-            flush=True)
+        print(f'merge_pseudo_labels: dropped {stats["dropped_points"]} '
+              f'point(s) the teacher did not see (--point-filter '
+              f'{args.point_filter}' +
+              (f'; {stats["outside_classes"]} of them outside the classes, '
+               'bbox_label_3d -1' if stats['outside_classes'] else '') + ')',
+              flush=True)
     return stats
 
 

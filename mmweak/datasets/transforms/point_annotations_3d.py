@@ -39,6 +39,23 @@ producers record the augmentation flow (``transformation_3d_flow``) they saw
 and the packer raises if it changed since, or if the number of points no
 longer matches the labels.
 
+**Objects outside the classes** (label -1: mmdet3d's v2 infos mark objects
+whose category is not a detection class so, and ``Det3DDataset`` maps
+classes left out of ``metainfo['classes']`` to -1) are not point-annotated
+in the weak setting and the teacher's query encoder accepts only class
+indices. By default (``skip_ignored=True``) :class:`SimulatePointAnnotations`
+drops them together with their boxes (as ``ObjectNameFilter`` would; it
+runs after the object filters anyway) and :class:`LoadPointAnnotations3D`
+gives them neither a point nor a label when it sets ``gt_labels_3d``
+itself; the pseudo-label merge
+(``mmweak/datasets/pseudo_labels_3d.py``, ``annotated_point_instances``)
+applies the same rule, so its points and the pipeline's stay aligned. When
+``gt_labels_3d`` is already in ``results`` (``LoadAnnotations3D`` before
+it), :class:`LoadPointAnnotations3D` never drops GT rows (GT paste and the
+filters after it must see every box): the points follow the labels row by
+row, -1 included, and the consumer ignores those rows (``ObjectNameFilter``,
+or the student's consistency loss).
+
 **After a pseudo-label merge** the point-only samples carry teacher boxes
 instead of placeholders, so :class:`SimulatePointAnnotations` would simulate
 from those; their original ``point_3d`` is read by
@@ -244,13 +261,19 @@ class SimulatePointAnnotations(BaseTransform):
         box_axes (bool): Offsets along the box's own axes (spec
             **[default]**, True); False reproduces the released code's
             offsets along LiDAR x, y, z (see :func:`point_offsets`).
+        skip_ignored (bool): Boxes labelled -1 (classes outside the
+            dataset's, see the module docstring) get no point: they are
+            removed from ``gt_bboxes_3d`` and ``gt_labels_3d`` (the
+            deterministic draws of the other boxes keep their row index).
+            False simulates a point for every box. Defaults to True.
     """
 
     def __init__(self,
                  mean: float = 0.5,
                  std: float = 0.3,
                  deterministic: bool = False,
-                 box_axes: bool = True) -> None:
+                 box_axes: bool = True,
+                 skip_ignored: bool = True) -> None:
         if not 0.0 <= mean <= 1.0:
             raise ValueError(f'mean must lie in [0, 1], got {mean}')
         if std <= 0:
@@ -259,6 +282,7 @@ class SimulatePointAnnotations(BaseTransform):
         self.std = float(std)
         self.deterministic = bool(deterministic)
         self.box_axes = bool(box_axes)
+        self.skip_ignored = bool(skip_ignored)
 
     def transform(self, results: dict) -> dict:
         boxes = results.get('gt_bboxes_3d')
@@ -287,13 +311,22 @@ class SimulatePointAnnotations(BaseTransform):
         centre = boxes.gravity_center.detach().cpu().numpy().astype(np.float64)
         dims = boxes.dims.detach().cpu().numpy()
         yaw = boxes.yaw.detach().cpu().numpy()
-        _mark(results, centre + point_offsets(dims, yaw, u, self.box_axes))
+        points = centre + point_offsets(dims, yaw, u, self.box_axes)
+        if self.skip_ignored and labels is not None:
+            keep = np.asarray(labels).reshape(-1) >= 0
+            if not keep.all():
+                results['gt_bboxes_3d'] = boxes[torch.from_numpy(keep)]
+                results['gt_labels_3d'] = labels[torch.from_numpy(keep)] \
+                    if isinstance(labels, torch.Tensor) else labels[keep]
+                points = points[keep]
+        _mark(results, points)
         return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(mean={self.mean}, std={self.std},'
                 f' deterministic={self.deterministic}, '
-                f'box_axes={self.box_axes})')
+                f'box_axes={self.box_axes}, '
+                f'skip_ignored={self.skip_ignored})')
 
 
 @TRANSFORMS.register_module()
@@ -319,6 +352,15 @@ class LoadPointAnnotations3D(BaseTransform):
     pipelines without ``LoadAnnotations3D``) and ``with_label=True`` it is
     set from the same source; otherwise its length is checked.
 
+    **Objects outside the classes** (label -1, see the module docstring).
+    When ``gt_labels_3d`` is not in ``results`` yet, with
+    ``skip_ignored=True`` (default) they get neither a point nor a label
+    (and need no ``point_3d``): the points are exactly those of the
+    instances with a class, in order, the rule the pseudo-label merge
+    checks against. When ``gt_labels_3d`` is already there, the points
+    follow it row by row, -1 rows included (GT rows are never dropped
+    here).
+
     **Box samples without stored points** (``ann_type`` ``'box'`` or
     missing): with ``simulate_missing=True`` the points are simulated
     deterministically (as :class:`SimulatePointAnnotations` with
@@ -343,6 +385,8 @@ class LoadPointAnnotations3D(BaseTransform):
         std (float): Truncated-normal std for that simulation.
         from_instances (bool): Read the raw ``instances`` even when the
             dataset parsed annotations. Defaults to False.
+        skip_ignored (bool): Leave out the objects labelled -1 when the
+            labels are set here (see above). Defaults to True.
     """
 
     def __init__(self,
@@ -350,8 +394,10 @@ class LoadPointAnnotations3D(BaseTransform):
                  simulate_missing: bool = True,
                  mean: float = 0.5,
                  std: float = 0.3,
-                 from_instances: bool = False) -> None:
+                 from_instances: bool = False,
+                 skip_ignored: bool = True) -> None:
         self.from_instances = from_instances
+        self.skip_ignored = skip_ignored
         self.with_label = with_label
         self.simulate_missing = simulate_missing
         self.mean = mean
@@ -387,9 +433,11 @@ class LoadPointAnnotations3D(BaseTransform):
                              f" or 'point', got {ann_type!r}")
         instances = results.get('instances') or []
         parsed = None if self.from_instances else self._parsed(results)
+        # objects outside the classes get no point when the labels are ours
+        skip = self.skip_ignored and 'gt_labels_3d' not in results
         if parsed is not None:
             labels = np.asarray(parsed.get('gt_labels_3d', np.zeros(0)),
-                                dtype=np.int64)
+                                dtype=np.int64).reshape(-1)
             if 'point_3d' in parsed:
                 points = np.asarray(parsed['point_3d'], dtype=np.float64)
                 points = points.reshape(-1, 3) if points.size else \
@@ -411,6 +459,10 @@ class LoadPointAnnotations3D(BaseTransform):
             else:
                 raise KeyError(self._missing(results, instances))
         else:
+            if skip:
+                instances = [
+                    ins for ins in instances if int(ins['bbox_label_3d']) >= 0
+                ]
             labels = np.array([ins['bbox_label_3d'] for ins in instances],
                               dtype=np.int64)
             if all('point_3d' in ins for ins in instances):
@@ -427,6 +479,9 @@ class LoadPointAnnotations3D(BaseTransform):
             raise ValueError(
                 f'{sample_name(results)}: {len(points)} point_3d but '
                 f'{len(labels)} labels in the parsed annotations')
+        if skip:  # raw instances were skipped above; parsed rows here
+            keep = labels >= 0
+            points, labels = points[keep], labels[keep]
         if 'gt_labels_3d' in results:
             if len(results['gt_labels_3d']) != len(points):
                 raise ValueError(
@@ -444,7 +499,8 @@ class LoadPointAnnotations3D(BaseTransform):
         return (f'{self.__class__.__name__}(with_label={self.with_label}, '
                 f'simulate_missing={self.simulate_missing}, '
                 f'mean={self.mean}, std={self.std}, '
-                f'from_instances={self.from_instances})')
+                f'from_instances={self.from_instances}, '
+                f'skip_ignored={self.skip_ignored})')
 
 
 @TRANSFORMS.register_module()
@@ -460,7 +516,9 @@ class PackPointDet3DInputs(Pack3DDetInputs):
 
     Raises when the points cannot be aligned with the labels/boxes: a
     different count, or a geometric augmentation that ran after the points
-    were made (see the module docstring's ordering rule).
+    were made (see the module docstring's ordering rule). Rows labelled -1
+    are packed as they come (only when a producer kept them, see the
+    module docstring); the consumer must ignore them.
     """
 
     def __init__(self,

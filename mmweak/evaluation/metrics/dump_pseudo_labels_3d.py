@@ -14,6 +14,12 @@ Run the teacher config's test loop on the *train* split with this metric
 then build the student's info pkl with
 ``tools/point_detr3d/merge_pseudo_labels.py PKL --train-pkl TRAIN_PKL
 --out OUT``.
+
+The test pipeline must read the points with ``mmweak.LoadPointAnnotations3D``
+(default ``skip_ignored=True``): objects outside the detection classes
+(``bbox_label_3d == -1``) then get no point and no query, as the merge
+expects; a prediction labelled -1 stops ``process`` with an error naming
+the sample.
 """
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence

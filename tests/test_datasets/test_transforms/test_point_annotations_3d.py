@@ -133,6 +133,72 @@ def test_deterministic_points():
                                atol=1e-5)
 
 
+def test_simulation_gives_no_point_to_objects_outside_the_classes():
+    """Label -1 (classes outside the dataset's): box, label and point go
+    together; the other boxes keep their deterministic draws (row index)."""
+    boxes = _random_boxes(5)
+    labels = np.array([3, -1, 0, -1, 7])
+    t = pa.SimulatePointAnnotations(deterministic=True)
+    out = t(dict(token='abc', gt_bboxes_3d=boxes, gt_labels_3d=labels))
+    full = pa.SimulatePointAnnotations(deterministic=True, skip_ignored=False)(
+        dict(token='abc', gt_bboxes_3d=boxes,
+             gt_labels_3d=labels))['gt_points_3d']
+    assert len(full) == 5
+    keep = labels >= 0
+    assert out['gt_labels_3d'].tolist() == [3, 0, 7]
+    np.testing.assert_array_equal(out['gt_bboxes_3d'].tensor.numpy(),
+                                  boxes.tensor.numpy()[keep])
+    np.testing.assert_array_equal(out['gt_points_3d'], full[keep])
+    # and the packer takes them (counts aligned)
+    out['points'] = torch.rand(6, 4)
+    packed = pa.PackPointDet3DInputs(
+        keys=['points', 'gt_bboxes_3d', 'gt_labels_3d'])(out)
+    gt = packed['data_samples'].gt_instances_3d
+    assert gt.labels_3d.tolist() == [3, 0, 7]
+    np.testing.assert_allclose(gt.points_3d.numpy(), full[keep])
+    # torch labels, and nothing to drop
+    out = t(
+        dict(token='abc',
+             gt_bboxes_3d=boxes,
+             gt_labels_3d=torch.tensor(labels)))
+    assert out['gt_labels_3d'].tolist() == [3, 0, 7]
+    out = t(dict(token='abc', gt_bboxes_3d=boxes[:1], gt_labels_3d=labels[:1]))
+    assert len(out['gt_bboxes_3d']) == 1 and 'skip_ignored=True' in repr(t)
+
+
+def test_load_point_annotations_skips_objects_outside_the_classes():
+    instances = [
+        dict(bbox_label_3d=2, point_3d=[1., 2., 3.], bbox_3d=[0.] * 7),
+        dict(bbox_label_3d=-1, bbox_3d=[0.] * 7),  # no point: fine
+        dict(bbox_label_3d=0, point_3d=[4., 5., 6.], bbox_3d=[0.] * 7),
+    ]
+    t = pa.LoadPointAnnotations3D(from_instances=True)
+    out = t(dict(token='t', ann_type='point', instances=instances))
+    assert out['gt_labels_3d'].tolist() == [2, 0]
+    np.testing.assert_allclose(out['gt_points_3d'], [[1, 2, 3], [4, 5, 6]])
+    # parsed annotations (a column per key, -1 rows included)
+    parsed = dict(gt_labels_3d=np.array([2, -1, 0]),
+                  point_3d=np.array([[1., 2., 3.], [7., 7., 7.], [4., 5.,
+                                                                  6.]]))
+    out = pa.LoadPointAnnotations3D()(dict(token='t', eval_ann_info=parsed))
+    assert out['gt_labels_3d'].tolist() == [2, 0]
+    np.testing.assert_allclose(out['gt_points_3d'], [[1, 2, 3], [4, 5, 6]])
+    # labels already loaded (LoadAnnotations3D): GT rows are never dropped
+    out = pa.LoadPointAnnotations3D()(dict(
+        token='t', ann_info=parsed, gt_labels_3d=parsed['gt_labels_3d']))
+    assert out['gt_labels_3d'].tolist() == [2, -1, 0]
+    assert len(out['gt_points_3d']) == 3
+    # skip_ignored=False keeps them (and needs their points)
+    keep_all = pa.LoadPointAnnotations3D(skip_ignored=False)
+    out = keep_all(dict(token='t', eval_ann_info=parsed))
+    assert out['gt_labels_3d'].tolist() == [2, -1, 0]
+    with pytest.raises(KeyError,
+                       match=r"instance\(s\) \[1\] of 3 have no "
+                       "'point_3d'"):
+        pa.LoadPointAnnotations3D(from_instances=True, skip_ignored=False)(
+            dict(token='t', ann_type='point', instances=instances))
+
+
 def test_zero_size_boxes_give_exact_points_and_errors():
     pts = np.array([[1., 2., 3.], [-4., 0.5, -1.]], np.float32)
     boxes = LiDARInstance3DBoxes(torch.tensor(np.c_[pts, np.zeros((2, 4))]),

@@ -105,3 +105,28 @@ def test_dump_rejects_bad_input(tmp_path):
                        match='sample 4: the teacher returned 1 '
                        'boxes for 2 annotated points'):
         metric.process({}, [bad.to_dict()])
+
+
+def test_dump_with_gt_objects_outside_the_classes(tmp_path):
+    """A labelled sample's eval_ann_info holds GT rows labelled -1 (no point,
+    hence no prediction): they are left out of the quality alignment; a
+    prediction labelled -1 is an error naming the sample."""
+    metric = DumpPseudoLabels3D(out_file=str(tmp_path / 'p.pkl'),
+                                count_points=False)
+    metric.dataset_meta = {}
+    sample = _sample(tmp_path,
+                     0, [[0, 0, 0], [10, 10, 0]], [0, 1],
+                     gt_shift=.5)
+    gt = sample.eval_ann_info
+    extra = LiDARInstance3DBoxes(torch.tensor([[5., 5., 0., 1., 1., 1., 0.]]))
+    sample.eval_ann_info = dict(gt_bboxes_3d=LiDARInstance3DBoxes.cat(
+        [gt['gt_bboxes_3d'][:1], extra, gt['gt_bboxes_3d'][1:]]),
+                                gt_labels_3d=np.array([0, -1, 1]))
+    metric.process({}, [sample.to_dict()])
+    metrics = metric.evaluate(1)
+    assert metrics['pseudo/quality_boxes'] == 2
+    assert metrics['pseudo/center_err'] == pytest.approx(.5)
+    bad = _sample(tmp_path, 5, [[0, 0, 0], [10, 10, 0]], [0, -1])
+    with pytest.raises(ValueError,
+                       match=r'sample 5: the teacher predicted labels \[-1\]'):
+        metric.process({}, [bad.to_dict()])
