@@ -1,5 +1,5 @@
 # centerpoint_pillar02_nus-full.py (fully supervised, no velocity) on the
-# embedded nuScenes-layout set, at the CPU size of
+# embedded nuScenes-layout set, at the CPU size and schedule of
 # centerpoint_pillar02_synthetic-nus-r05-box.py: every train sample with
 # its GT boxes, GT paste from every train sample.
 _base_ = ['./centerpoint_pillar02_synthetic-nus-r05-box.py']

@@ -37,7 +37,9 @@ def make_nuscenes_root(tmp_dir: PathLike,
                        with_camera: bool = False,
                        image_size: Sequence[int] = (320, 180),
                        gt_database: bool = True,
-                       max_sweeps: int = 0) -> Dict[str, str]:
+                       max_sweeps: int = 0,
+                       num_scenes: Optional[Sequence[int]] = None
+                       ) -> Dict[str, str]:
     """Write ``tmp_dir/nuscenes`` (synthetic nuScenes, v1.0-mini layout) and
     its mmdet3d info pkls.
 
@@ -56,6 +58,9 @@ def make_nuscenes_root(tmp_dir: PathLike,
         gt_database: Also build ``nuscenes_dbinfos_train.pkl`` and
             ``nuscenes_gt_database`` (needs a numba compile, ~3 s).
         max_sweeps: ``--max-sweeps`` of the converter.
+        num_scenes: ``(train, val)`` scene counts for a v1.0-trainval set
+            named as the devkit's first train / val scenes (``scenes`` is
+            then ignored); None for the v1.0-mini layout.
 
     Returns:
         dict: ``data_root``, ``train_pkl``, ``val_pkl``, ``dbinfos``
@@ -73,14 +78,20 @@ def make_nuscenes_root(tmp_dir: PathLike,
         str(image_size[0]),
         str(image_size[1])
     ]
-    if scenes is not None:
+    version = 'v1.0-mini'
+    if num_scenes is not None:
+        version = 'v1.0-trainval'
+        argv += ['--version', version, '--num-scenes'] + [
+            str(n) for n in num_scenes
+        ]
+    elif scenes is not None:
         argv += ['--scenes', *scenes]
     if with_camera:
         argv.append('--with-camera')
     summary = gen.main(argv)
     conv = load_tool_script(root, CONVERTER)
     out = conv.create_nuscenes_infos(data_root,
-                                     'v1.0-mini',
+                                     version,
                                      max_sweeps=max_sweeps,
                                      gt_database=gt_database)
     return dict(data_root=data_root,

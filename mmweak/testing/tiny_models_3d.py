@@ -31,6 +31,8 @@ def _lidar_branch(voxel: list) -> Dict[str, Any]:
         'model.pts_backbone.layer_nums': [1, 1, 1],
         'model.pts_neck.in_channels': [8, 8, 8],
         'model.pts_neck.out_channels': [8, 8, 8],
+        # stride 4 of the 64 x 64 grid, whatever the base config's neck
+        'model.pts_neck.upsample_strides': [0.5, 1, 2],
     }
 
 
@@ -41,9 +43,12 @@ def _centerpoint_head(voxel: list) -> Dict[str, Any]:
         'model.pts_bbox_head.share_conv_channel': 8,
         'model.pts_bbox_head.bbox_coder.voxel_size': voxel[:2],
         'model.pts_bbox_head.bbox_coder.max_num': 50,
+        'model.pts_bbox_head.bbox_coder.out_size_factor': 4,
         'model.train_cfg.pts.grid_size': [64, 64, 1],
         'model.train_cfg.pts.voxel_size': voxel,
+        'model.train_cfg.pts.out_size_factor': 4,
         'model.test_cfg.pts.voxel_size': voxel[:2],
+        'model.test_cfg.pts.out_size_factor': 4,
         'model.test_cfg.pts.max_per_img': 50,
     }
 
@@ -88,6 +93,7 @@ def tiny_pillar_options(model: Optional[str] = None) -> Dict[str, Any]:
         opts['model.data_preprocessor.data_preprocessor.voxel_layer.'
              'voxel_size'] = voxel
         opts['model.loss_consistency.voxel_size'] = voxel
+        opts['model.loss_consistency.out_size_factor'] = 4
     elif model == 'point_detr3d':
         opts['model.data_preprocessor.voxel_layer.voxel_size'] = voxel
         opts.update(_point_detr3d_head())

@@ -267,13 +267,23 @@ def _run_in_process(cmd: List[str], log_file: str, env_extra: Dict[str, str],
     log records the command."""
     with open(log_file, 'a') as log:
         log.write('$ ' + ' '.join(cmd) + '  (in process)\n')
+    # the thread count a subprocess would read from OMP_NUM_THREADS (e.g.
+    # the main job's lane share, which grows when the other lane ends)
+    torch = sys.modules.get('torch')
+    threads = env_extra.get('OMP_NUM_THREADS')
+    old_threads = torch.get_num_threads() if torch else None
     with _patched_process(cmd[1:], root, env_extra):
         try:
+            if torch is not None and threads:
+                torch.set_num_threads(int(threads))
             runpy.run_path(cmd[1], run_name='__main__')
         except SystemExit as exc:
             if exc.code not in (None, 0):
                 raise RuntimeError(f'command failed ({exc.code}); log: '
                                    f'{log_file}\n  ' + ' '.join(cmd))
+        finally:
+            if old_threads is not None:
+                torch.set_num_threads(old_threads)
 
 
 def run(cmd: List[str], log_file: str,
@@ -294,8 +304,10 @@ def run(cmd: List[str], log_file: str,
     if os.environ.get(INPROCESS_ENV) == '1' and cmd[0] == sys.executable \
             and len(cmd) > 1 and cmd[1].endswith('.py'):
         tool = cmd[1] if osp.isabs(cmd[1]) else osp.join(root, cmd[1])
-        _run_in_process([cmd[0], tool] + cmd[2:], log_file, env_extra or {},
-                        root)
+        extra = dict(env_extra or {})
+        if os.environ.get(LANES_ENV):
+            extra.setdefault('OMP_NUM_THREADS', env['OMP_NUM_THREADS'])
+        _run_in_process([cmd[0], tool] + cmd[2:], log_file, extra, root)
         return
     with open(log_file, 'ab') as log:
         proc = subprocess.Popen(cmd, cwd=root, env=env,

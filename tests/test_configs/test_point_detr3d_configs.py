@@ -685,7 +685,21 @@ def test_synthetic_config_trains_predicts_and_scores(name, nus):
     model = _build(name, cfg)
     model.init_weights()
     datasets = _check_data(name, cfg, nus)
-    assert list(cfg.model.pts_voxel_encoder.voxel_size)[:2] == [0.4, 0.4]
+    # the CPU size of configs/_base_/datasets/synthetic-nus-3d_cpu.py
+    grid = list(cfg.syn_grid)
+    assert list(cfg.model.pts_voxel_encoder.voxel_size) == cfg.syn_voxel_size
+    assert list(cfg.model.pts_middle_encoder.output_shape) == grid
+    canvas = torch.zeros(1, cfg.model.pts_backbone.in_channels, *grid)
+    with torch.no_grad():
+        bev = model.pts_neck(model.pts_backbone(canvas))[0]
+    if kind != 'teacher':  # the heads' stride is the BEV map's
+        osf = cfg.syn_out_size_factor
+        assert [s * osf for s in bev.shape[-2:]] == grid
+        assert cfg.model.train_cfg.pts.out_size_factor == osf
+        assert cfg.model.test_cfg.pts.out_size_factor == osf
+        assert cfg.model.pts_bbox_head.bbox_coder.out_size_factor == osf
+        if kind == 'student':
+            assert cfg.model.loss_consistency.out_size_factor == osf
     assert not [
         t for t in _base(datasets['train']).pipeline.transforms
         if type(t).__name__ == 'LoadPointsFromMultiSweeps'

@@ -153,3 +153,46 @@ def test_out_root_checks(generated, tmp_path, capsys):
     ])
     assert sorted(os.listdir(tmp_path)) == ['foreign', 'small']
     assert len(os.listdir(osp.join(small, 'samples', 'LIDAR_TOP'))) == 1
+
+
+def test_trainval_names_and_splits(tmp_path):
+    """--version v1.0-trainval --num-scenes T V: the devkit opens the
+    v1.0-trainval tables and its train / val split helpers put the scenes
+    where real nuScenes has them; mmdet3d's converter splits them so."""
+    from nuscenes import NuScenes
+    from nuscenes.utils import splits
+
+    from mmweak.testing import make_nuscenes_root
+    out = make_nuscenes_root(tmp_path, num_samples_per_scene=2,
+                             ground_points=500, num_scenes=(2, 1),
+                             gt_database=False)
+    root = out['data_root']
+    assert out['summary']['args']['version'] == 'v1.0-trainval'
+    assert sorted(os.listdir(root)) == sorted([
+        'maps', 'samples', 'sweeps', 'synthetic_nuscenes.json',
+        'v1.0-trainval', 'nuscenes_infos_train.pkl', 'nuscenes_infos_val.pkl'
+    ])
+    nusc = NuScenes(version='v1.0-trainval', dataroot=root, verbose=False)
+    names = sorted(s['name'] for s in nusc.scene)
+    assert names == sorted(splits.train[:2] + splits.val[:1])
+    assert (out['summary']['train'], out['summary']['val']) == (4, 2)
+    logs = [nusc.get('log', s['log_token'])['logfile'] for s in nusc.scene]
+    assert len(set(logs)) == 3
+    from mmweak.datasets.pseudo_labels_3d import load_pickle
+    val = load_pickle(out['val_pkl'])['data_list']
+    val_scene = {nusc.get('sample', s['token'])['scene_token'] for s in val}
+    assert [nusc.get('scene', t)['name'] for t in val_scene] == \
+        splits.val[:1]
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--version', 'v1.0-trainval'], 'needs --num-scenes'),
+    (['--version', 'v1.0-trainval', '--num-scenes', '0', '1'], '1-700'),
+    (['--version', 'v1.0-trainval', '--num-scenes', '1', '1', '--scenes',
+      'scene-0061'], 'needs --num-scenes'),
+    (['--num-scenes', '1', '1'], 'is for --version v1.0-trainval'),
+])
+def test_version_argument_errors(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit):
+        TOOL.parse_args([str(tmp_path / 'out')] + argv)
+    assert message in capsys.readouterr().err

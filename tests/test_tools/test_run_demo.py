@@ -1,6 +1,8 @@
 # Copyright (c) mmweak contributors.
 """Smoke run of the main job (tools/run_demo.py) on a tiny SyntheticWSOL."""
+import argparse
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -67,3 +69,38 @@ def test_lanes_put_the_longest_task_alone():
         ['wsol', 'wsss', 'dtmr']]
     assert run_demo.assign_lanes(['dtmr'], 2) == [['dtmr']]
     assert run_demo.assign_lanes(['wsol', 'dtmr'], 3) == [['wsol'], ['dtmr']]
+    # every task: the 3D pipeline joins WSOL and DTMR beside WSSS
+    assert run_demo.assign_lanes(['wsol', 'wsss', 'dtmr', 'det3d'], 2) == [
+        ['wsss'], ['wsol', 'dtmr', 'det3d']]
+
+
+def test_det3d_task_runs_the_point_detr3d_pipeline(tmp_path, monkeypatch):
+    """``--tasks det3d`` runs the runner on the embedded-set pipeline
+    config, its tools in process, and returns the runner's results.md."""
+    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..', 'tools'))
+    try:
+        import run_demo
+    finally:
+        sys.path.pop(0)
+    calls = []
+
+    def fake_run(cmd, cwd, env, check):
+        calls.append((cmd, env))
+        wd = cmd[cmd.index('--work-dir') + 1]
+        os.makedirs(wd, exist_ok=True)
+        with open(osp.join(wd, 'results.md'), 'w') as f:
+            f.write('| Row | mAP |\n')
+
+    monkeypatch.setattr(run_demo.subprocess, 'run', fake_run)
+    args = argparse.Namespace(work_dir=str(tmp_path), retrain=True,
+                              det3d_options=['student.options.x=1'])
+    text = run_demo.run_det3d(args)
+    (cmd, env), = calls
+    assert cmd[1:4] == ['tools/point_detr3d/run_pipeline.py',
+                        'configs/point_detr3d/pipeline_synthetic-nus-r05.py',
+                        '--work-dir']
+    assert cmd[4] == osp.join(str(tmp_path), 'det3d')
+    assert cmd[5:] == ['--retrain', '--cfg-options', 'student.options.x=1']
+    assert env['MMWEAK_STAGE_INPROCESS'] == '1'
+    assert text.startswith('## Point-DETR3D') and '| Row | mAP |' in text
+    assert osp.isfile(osp.join(run_demo.ROOT, cmd[2]))

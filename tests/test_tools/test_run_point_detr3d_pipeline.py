@@ -32,8 +32,11 @@ from mmweak.utils.stage_pipeline import (INPROCESS_ENV,  # noqa: E402
 STAGES = ['data', 'split', 'lidar_pretrain', 'fuse', 'teacher',
           'pseudo_label', 'student', 'full', 'evaluate']
 CONFIGS = 'configs/point_detr3d/'
-# the runner's training knobs: one epoch of batches of 2
+# the runner's training knobs: one epoch of batches of 2 (the teacher), one
+# iteration of a batch of 2 (the students' iteration-based schedule)
 TRAIN = {'train_cfg.max_epochs': 1, 'train_dataloader.batch_size': 2}
+STUDENT_TRAIN = {'train_cfg.max_iters': 1, 'train_cfg.val_interval': 1,
+                 'train_dataloader.batch_size': 2}
 # one pass over the samples (no CBGS), for the CenterPoint models
 ONE_PASS = {
     'train_dataloader.dataset.type': 'RepeatDataset',
@@ -44,15 +47,17 @@ ONE_PASS = {
 # drops samples whose packed data_samples have no GT, and cannot read the
 # two-view (MultiBranch) dict of samples
 OPTIONS = dict(
-    lidar_pretrain={**tiny_pillar_options('centerpoint'), **TRAIN,
+    lidar_pretrain={**tiny_pillar_options('centerpoint'), **STUDENT_TRAIN,
                     **ONE_PASS},
     teacher={**tiny_pillar_options('point_detr3d'), **TRAIN},
-    student={**tiny_pillar_options('two_view_centerpoint'), **TRAIN,
-             **ONE_PASS},
-    full={**tiny_pillar_options('centerpoint'), **TRAIN, **ONE_PASS})
+    student={**tiny_pillar_options('two_view_centerpoint'),
+             **STUDENT_TRAIN, **ONE_PASS},
+    full={**tiny_pillar_options('centerpoint'), **STUDENT_TRAIN,
+          **ONE_PASS})
 TINY = """
 _base_ = [{base!r}]
 data_root = {root!r}
+version = 'v1.0-mini'
 generate = dict(args=['--num-samples-per-scene', 1, '--scenes', 'scene-0061',
                       'scene-0553', 'scene-0103', '--ground-points', 1500],
                 max_sweeps=0)

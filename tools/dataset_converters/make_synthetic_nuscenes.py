@@ -2,12 +2,14 @@
 """Write a small synthetic dataset in the layout nuScenes is distributed in.
 
     python tools/dataset_converters/make_synthetic_nuscenes.py OUT_ROOT \\
+        [--version v1.0-mini | v1.0-trainval --num-scenes 40 10] \\
         [--num-samples-per-scene 4] [--seed 0] [--with-camera] \\
         [--ground-points 20000] [--image-size 320 180] [--overwrite]
 
 Used by the Point-DETR3D (AAAI 2024, arXiv 2403.15317) CPU smoke pipeline
-and tests: nuscenes-devkit's ``NuScenes(version='v1.0-mini',
-dataroot=OUT_ROOT)`` loads it and mmdet3d's own converter
+and tests, and by its main job: nuscenes-devkit's
+``NuScenes(version=VERSION, dataroot=OUT_ROOT)`` loads it and mmdet3d's
+own converter
 (``tools/dataset_converters/create_nuscenes_infos.py``) turns it into v2
 info pkls.
 
@@ -15,7 +17,7 @@ Output::
 
     OUT_ROOT/
     ├── synthetic_nuscenes.json   arguments and counts (generator marker)
-    ├── v1.0-mini/*.json          the 13 tables (category, attribute,
+    ├── <VERSION>/*.json          the 13 tables (category, attribute,
     │                             visibility, instance, sensor,
     │                             calibrated_sensor, ego_pose, log, scene,
     │                             sample, sample_data, sample_annotation, map)
@@ -24,9 +26,12 @@ Output::
     ├── samples/CAM_*/<log>__CAM_*__<timestamp>.jpg   (--with-camera only)
     └── sweeps/LIDAR_TOP/         empty (no non-keyframe sweeps)
 
-What is planted. The ten scenes of the devkit's v1.0-mini split
-(``nuscenes.utils.splits.mini_train`` / ``mini_val``), each its own log,
-with K keyframes 0.5 s apart. The ego car drives along a gently curving
+What is planted. ``--version v1.0-mini`` (the default): the ten scenes
+of the devkit's mini split (``nuscenes.utils.splits.mini_train`` /
+``mini_val``). ``--version v1.0-trainval --num-scenes T V``: the first T
+scene names of the devkit's ``train`` split and the first V of ``val``,
+so the converter and the detection eval put them in the same splits as
+real nuScenes. Each scene is its own log, with K keyframes 0.5 s apart. The ego car drives along a gently curving
 path at 3 to 8 m/s (flat ground, yaw-only poses). Each scene holds one
 object of every nuScenes detection class plus random extras (real
 category names that map to the ten classes, mean nuScenes sizes +-8 %,
@@ -69,7 +74,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-VERSION = 'v1.0-mini'
+VERSIONS = ('v1.0-mini', 'v1.0-trainval')
 GENERATOR = 'mmweak.make_synthetic_nuscenes/1'
 MARKER = 'synthetic_nuscenes.json'
 LIDAR = 'LIDAR_TOP'
@@ -141,6 +146,18 @@ DENSITY = 4000.  # object points per m^2 of facing area at 1 m
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('out_root', help='dataset root to create')
+    p.add_argument('--version',
+                   default='v1.0-mini',
+                   choices=VERSIONS,
+                   help='table version and scene names (default: the '
+                   'ten mini scenes)')
+    p.add_argument('--num-scenes',
+                   type=int,
+                   nargs=2,
+                   default=None,
+                   metavar=('TRAIN', 'VAL'),
+                   help='v1.0-trainval only: the first TRAIN scenes of the '
+                   'train split and the first VAL of the val split')
     p.add_argument('--num-samples-per-scene', type=int, default=4)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--with-camera',
@@ -159,8 +176,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    nargs='+',
                    default=None,
                    metavar='NAME',
-                   help='a subset of the v1.0-mini scene names (default: '
-                   'all ten; tests use one train and one val scene)')
+                   help='v1.0-mini only: a subset of its scene names '
+                   '(default: all ten; tests use one train and one val '
+                   'scene)')
     p.add_argument('--overwrite',
                    action='store_true',
                    help='replace an OUT_ROOT made by this generator with '
@@ -168,6 +186,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.num_samples_per_scene < 1:
         p.error('--num-samples-per-scene must be >= 1')
+    if args.version == 'v1.0-trainval':
+        if args.num_scenes is None or args.scenes is not None:
+            p.error('--version v1.0-trainval needs --num-scenes TRAIN VAL '
+                    '(and no --scenes)')
+        if not (1 <= args.num_scenes[0] <= 700
+                and 1 <= args.num_scenes[1] <= 150):
+            p.error(f'--num-scenes {args.num_scenes}: the devkit splits '
+                    'hold 700 train and 150 val scenes; give 1-700 and 1-150')
+    elif args.num_scenes is not None:
+        p.error('--num-scenes is for --version v1.0-trainval (v1.0-mini has '
+                'its ten scenes; choose a subset with --scenes)')
     if args.scenes is not None:
         from nuscenes.utils import splits
         bad = sorted(
@@ -454,7 +483,7 @@ def generate(args: argparse.Namespace, root: str) -> Dict:
             dict(token=tok('sensor', ch),
                  channel=ch,
                  modality='lidar' if ch == LIDAR else 'camera'))
-    for d in ('maps', f'samples/{LIDAR}', f'sweeps/{LIDAR}', VERSION):
+    for d in ('maps', f'samples/{LIDAR}', f'sweeps/{LIDAR}', args.version):
         os.makedirs(osp.join(root, d))
     if args.with_camera:
         for ch in CAMERAS:
@@ -469,9 +498,15 @@ def generate(args: argparse.Namespace, root: str) -> Dict:
     }
     lidar_rot = rot_z(LIDAR_YAW)
     map_logs: Dict[str, List[str]] = {loc: [] for loc in LOCATIONS}
-    all_scenes = sorted(splits.mini_train + splits.mini_val)
-    scene_names = args.scenes or all_scenes
-    val_names = set(splits.mini_val)
+    if args.version == 'v1.0-mini':
+        all_scenes = sorted(splits.mini_train + splits.mini_val)
+        scene_names = args.scenes or all_scenes
+        val_names = set(splits.mini_val)
+    else:
+        n_train, n_val = args.num_scenes
+        val_names = set(splits.val[:n_val])
+        all_scenes = scene_names = sorted(splits.train[:n_train] +
+                                          splits.val[:n_val])
     times = np.arange(n_smp) * 0.5
     counts = dict(samples=0,
                   train=0,
@@ -485,7 +520,8 @@ def generate(args: argparse.Namespace, root: str) -> Dict:
         plan = plan_scene(seed, si, times)
         rng = np.random.default_rng([seed, si, 1])
         location = LOCATIONS[si % len(LOCATIONS)]
-        log_name = f'n{8 + si % 2 * 7:03d}-2018-08-{1 + si:02d}-15-16-36-0400'
+        log_name = (f'n{8 + si % 2 * 7:03d}-2018-{8 + si // 28 % 5:02d}-'
+                    f'{1 + si % 28:02d}-15-16-36-0400')
         log_token = tok('log', scene_name)
         map_logs[location].append(log_token)
         tables['log'].append(
@@ -635,7 +671,7 @@ def generate(args: argparse.Namespace, root: str) -> Dict:
                  filename=fname,
                  log_tokens=map_logs[location]))
     for name, rows in tables.items():
-        with open(osp.join(root, VERSION, f'{name}.json'), 'w') as f:
+        with open(osp.join(root, args.version, f'{name}.json'), 'w') as f:
             json.dump(rows, f, indent=0)
     return counts
 
@@ -691,7 +727,7 @@ def main(argv=None) -> Dict:
             os.rename(tmp, out_root)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f'synthetic nuScenes ({VERSION}) at {out_root} in '
+    print(f'synthetic nuScenes ({args.version}) at {out_root} in '
           f'{time.time() - start:.1f} s: {counts["samples"]} samples '
           f'(train {counts["train"]}, val {counts["val"]}), '
           f'{counts["annotations"]} annotations, '

@@ -128,14 +128,19 @@ def _db_samplers(node, key: str) -> List[str]:
 def stage_data_options(config: str,
                        data_root: str,
                        train_ann: Optional[str] = None,
-                       dbinfos: Optional[str] = None) -> Dict[str, str]:
+                       dbinfos: Optional[str] = None,
+                       version: Optional[str] = None) -> Dict[str, str]:
     """``--cfg-options`` giving stage config ``config`` the pipeline's data:
-    every dataset's and NuScenesMetric's ``data_root``, the metrics'
-    ``ann_file`` (same name, in ``data_root``), the train dataset's
-    ``ann_file`` and every train ``db_sampler`` (``info_path``, its
-    ``data_root``)."""
+    every dataset's and NuScenesMetric's ``data_root``, the datasets'
+    devkit ``version`` (their ``metainfo``, which NuScenesMetric reads),
+    the metrics' ``ann_file`` (same name, in ``data_root``), the train
+    dataset's ``ann_file`` and every train ``db_sampler`` (``info_path``,
+    its ``data_root``)."""
     cfg = Config.fromfile(osp.join(ROOT, config))
     opts = data_root_options(config, data_root)
+    if version is not None:
+        for key in [k for k in opts if k.endswith('.data_root')]:
+            opts[key[:-len('data_root')] + 'metainfo.version'] = version
     for name in ('val_evaluator', 'test_evaluator'):
         evaluator = cfg.get(name)
         members = evaluator if isinstance(evaluator, list) else [evaluator]
@@ -276,7 +281,8 @@ def main(argv=None) -> Optional[dict]:
         """tools/train.py (resumed from the stage's last checkpoint) then
         tools/test.py of the final checkpoint on val."""
         config = stage.config
-        opts = stage_data_options(config, data_root, train_ann, dbinfos)
+        opts = stage_data_options(config, data_root, train_ann, dbinfos,
+                                  version)
         opts.update(extra or {})
         opts.update(flat_options(stage.get('options')))
         train_opts = dict(opts)
