@@ -48,5 +48,8 @@ student = dict(
 full = dict(
     config='configs/point_detr3d/centerpoint_pillar02_synthetic-nus-full.py',
     options={})
+# training seed of every trained stage (randomness.seed; --cfg-options
+# seed=1 for another run)
+seed = 0
 # --cfg-options of every tools/test.py run
 test_options = {}

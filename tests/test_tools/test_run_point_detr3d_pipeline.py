@@ -137,6 +137,11 @@ def test_pipeline_runs_reuses_and_reruns_the_student(tmp_path, repo_root,
     assert osp.join(str(tmp_path), 'nuscenes', 'nuscenes_infos_train.pkl') \
         in full_cmd
     assert 'make_pseudo_labels.py' in out
+    # the pipeline's seed and devkit version reach every trained stage
+    assert res['training_seed'] == 0 and 'training seed 0' in out
+    for cmd in train_cmds:
+        assert 'randomness.seed=0' in cmd
+        assert 'metainfo.version=v1.0-mini' in cmd
     # the student's pkl: the labelled sample's GT + the teacher's boxes
     with open(merged, 'rb') as f:
         infos = pickle.load(f)['data_list']

@@ -132,6 +132,14 @@ def test_run_subprocess_and_in_process(tmp_path, monkeypatch, capsys):
     assert '(in process)' in open(log).read()
     with pytest.raises(RuntimeError, match='command failed \\(2\\)'):
         sp.run(cmd + ['2'], log, root=str(tmp_path))
+    # an in-process tool gets the thread count a subprocess would read from
+    # OMP_NUM_THREADS; the runner's own count comes back afterwards
+    import torch
+    before = torch.get_num_threads()
+    tool.write_text('import torch\nprint("threads", torch.get_num_threads())\n')
+    sp.run(cmd, log, {'OMP_NUM_THREADS': '1'}, root=str(tmp_path))
+    assert 'threads 1' in capsys.readouterr().out
+    assert torch.get_num_threads() == before
     # torchrun commands keep their own processes
     assert sp.offline_cmd('py', 't.py', 1) == ['py', 't.py']
     assert sp.offline_cmd('py', 't.py', 2)[1:3] == ['-m',

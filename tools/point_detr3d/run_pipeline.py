@@ -276,6 +276,9 @@ def main(argv=None) -> Optional[dict]:
                     code_key=source_hash(), task='point-detr3d',
                     order=STAGES, first=args.first, last=args.last)
     test_options = dict(cfg.get('test_options') or {})
+    # training seed of every trained stage (randomness.seed; None: the
+    # stage configs' own, mmengine's random seed when they set none)
+    seed = cfg.get('seed')
 
     def train_and_test(d, log, stage, train_ann, dbinfos, extra=None):
         """tools/train.py (resumed from the stage's last checkpoint) then
@@ -286,6 +289,8 @@ def main(argv=None) -> Optional[dict]:
         opts.update(extra or {})
         opts.update(flat_options(stage.get('options')))
         train_opts = dict(opts)
+        if seed is not None:  # the pipeline's training seed
+            train_opts.setdefault('randomness.seed', seed)
         resume = []
         if osp.isfile(osp.join(d, 'last_checkpoint')):
             # --resume CKPT (an explicit load_from would win over it)
@@ -303,6 +308,7 @@ def main(argv=None) -> Optional[dict]:
     def stage_key(stage) -> dict:
         return dict(cfg=config_key(stage.config),
                     opt=stage.get('options'),
+                    seed=seed,
                     test=[test_options, stage.get('test_options')])
 
     # 1. data (embedded set) --------------------------------------------------
@@ -461,6 +467,7 @@ def main(argv=None) -> Optional[dict]:
                    pseudo_label_summary=summary,
                    student_over_full_map=ratio,
                    student_over_full_nds=nds_ratio,
+                   training_seed=seed,
                    split=dict((k, split[k]) for k in (
                        'ratio', 'split_by', 'seed', 'num_labelled',
                        'num_point')),
@@ -474,7 +481,9 @@ def main(argv=None) -> Optional[dict]:
         text = (f'{cfg.get("title", "Point-DETR3D")}: nuScenes metrics on '
                 f'val in % ({split["num_labelled"]} labelled / '
                 f'{split["num_point"]} point-only train samples, '
-                f'{split["split_by"]} split, ratio {ratio_txt}). '
+                f'{split["split_by"]} split, ratio {ratio_txt}'
+                + (f', training seed {seed}' if seed is not None else '') +
+                '). '
                 f'Student / fully supervised: mAP {fmt(ratio)} %, '
                 f'NDS {fmt(nds_ratio)} %.\n\n{make_table(rows)}\n\n'
                 f'{p_line}\n\n*{CAVEAT}\n')
@@ -482,8 +491,8 @@ def main(argv=None) -> Optional[dict]:
         write_atomic(osp.join(d, 'results.md'), text)
     inputs = ['lidar_pretrain', 'teacher', 'pseudo_label', 'student'] + (
         ['full'] if full_dir is not None else [])
-    eval_dir = pipe.stage('evaluate', dict(title=cfg.get('title')), inputs,
-                          collect)
+    eval_dir = pipe.stage('evaluate', dict(title=cfg.get('title'),
+                                           seed=seed), inputs, collect)
     if eval_dir is None:
         return None
     res = read_json(osp.join(eval_dir, 'results.json'))
