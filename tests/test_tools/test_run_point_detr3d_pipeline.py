@@ -10,6 +10,7 @@ from its checkpoint), and ``--from`` / ``--to``.
 The tools run inside the test process (``MMWEAK_STAGE_INPROCESS=1``): the
 commands are the same, mmdet3d is imported once instead of once per tool."""
 import json
+import os
 import os.path as osp
 import pickle
 import re
@@ -213,3 +214,22 @@ def test_option_and_metric_helpers(repo_root):
     assert tool.nus_summary(metrics) == dict(mAP=25.0, NDS=50.0, mAVE=1.0)
     assert tool.pseudo_summary(dict(mean_ap=0.1, nd_score=0.2)) == dict(
         mAP=10.0, NDS=20.0)
+
+
+def test_camera_pipeline_needs_its_image_checkpoint(tmp_path, repo_root):
+    """The camera teacher's pipeline stops before the first stage when its
+    FCOS3D checkpoint is unset or missing (no silent LiDAR-only fusion)."""
+    tool = load_tool_script(repo_root, 'tools/point_detr3d/run_pipeline.py')
+    cfg = osp.join(repo_root, CONFIGS, 'pipeline_pillar02-cam_nus-r05.py')
+    wd = str(tmp_path / 'wd')
+    with pytest.raises(FileNotFoundError, match='no such file'):
+        tool.main([cfg, '--work-dir', wd, '--cfg-options',
+                   f'fuse.image_checkpoint={tmp_path / "missing.pth"}'])
+    with pytest.raises(ValueError, match='must name your FCOS3D'):
+        tool.main([cfg, '--work-dir', wd, '--cfg-options',
+                   'fuse.image_checkpoint=None'])
+    assert not [d for d in os.listdir(wd)
+                if osp.isdir(osp.join(wd, d))], 'no stage may have started'
+    # the LiDAR-only pipeline needs none
+    tool.check_image_checkpoint(tool.Config.fromfile(
+        osp.join(repo_root, CONFIGS, 'pipeline_synthetic-nus-r05.py')))

@@ -254,6 +254,27 @@ def _require(cfg: Config, key: str) -> dict:
     return cfg[key]
 
 
+def check_image_checkpoint(cfg: Config) -> None:
+    """A teacher with an image branch needs ``fuse.image_checkpoint`` (a
+    local FCOS3D checkpoint; nothing is downloaded): fail before the first
+    stage, not after the LiDAR pre-training, and never fuse LiDAR weights
+    only into a camera teacher."""
+    teacher = Config.fromfile(osp.join(ROOT, cfg.teacher.config))
+    if not teacher.model.get('img_backbone'):
+        return
+    ckpt = (cfg.get('fuse') or {}).get('image_checkpoint')
+    if not ckpt:
+        raise ValueError(
+            f'{cfg.teacher.config} has an image branch: fuse.image_checkpoint '
+            'must name your FCOS3D image checkpoint (--cfg-options '
+            'fuse.image_checkpoint=/path/to/fcos3d.pth)')
+    if not osp.isfile(osp.join(ROOT, ckpt)):
+        raise FileNotFoundError(
+            f'fuse.image_checkpoint {ckpt}: no such file (the image '
+            f'initialisation of the camera teacher {cfg.teacher.config}; '
+            'mmweak downloads nothing)')
+
+
 def main(argv=None) -> Optional[dict]:
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -272,6 +293,7 @@ def main(argv=None) -> Optional[dict]:
     for key in ('lidar_pretrain', 'teacher', 'student') + (
             ('full', ) if full is not None else ()):
         _require(cfg, key)
+    check_image_checkpoint(cfg)
     pipe = Pipeline(work_dir, args.retrain, num_stages=len(stages),
                     code_key=source_hash(), task='point-detr3d',
                     order=STAGES, first=args.first, last=args.last)
