@@ -63,6 +63,8 @@ TEACHER_PAIRS = [
     ('centerpoint_pillar02_nus-r05-box.py',
      'point-detr3d_pillar02-cam_nus-r05.py'),
     ('centerpoint_voxel01_nus-r05-box.py', 'point-detr3d_voxel01_nus-r05.py'),
+    ('centerpoint_voxel01_nus-r02-box.py', 'point-detr3d_voxel01_nus-r02.py'),
+    ('centerpoint_voxel01_nus-r10-box.py', 'point-detr3d_voxel01_nus-r10.py'),
     ('centerpoint_pillar02_synthetic-nus-r05-box.py',
      'point-detr3d_pillar02_synthetic-nus-r05.py'),
 ]
@@ -372,23 +374,19 @@ def test_configs_are_found():
     # the other ratios (pillar 0.2), the voxel-0.1 setting and the camera
     # teacher, with their runner configs
     assert {
-        f'{prefix}_nus-{tag}{suffix}.py'
-        for tag in ('r02', 'r10')
-        for prefix, suffix in (('centerpoint_pillar02', '-box'),
-                               ('point-detr3d_pillar02', ''),
-                               ('centerpoint-twoview_pillar02', '-pseudo'))
+        f'{prefix}{lidar}_nus-{tag}{suffix}.py'
+        for tag in ('r02', 'r05', 'r10') for lidar in ('pillar02', 'voxel01')
+        for prefix, suffix in (('centerpoint_', '-box'),
+                               ('point-detr3d_', ''),
+                               ('centerpoint-twoview_', '-pseudo'))
     } | {
-        'centerpoint_voxel01_nus-r05-box.py',
-        'point-detr3d_voxel01_nus-r05.py',
-        'centerpoint-twoview_voxel01_nus-r05-pseudo.py',
         'centerpoint_voxel01_nus-full.py',
         'point-detr3d_pillar02-cam_nus-r05.py',
     } <= set(REAL)
     assert {
-        'pipeline_pillar02_nus-r02.py', 'pipeline_pillar02_nus-r05.py',
-        'pipeline_pillar02_nus-r10.py', 'pipeline_voxel01_nus-r05.py',
-        'pipeline_pillar02-cam_nus-r05.py'
-    } <= set(RUNNER_CONFIGS)
+        f'pipeline_{lidar}_nus-{tag}.py'
+        for tag in ('r02', 'r05', 'r10') for lidar in ('pillar02', 'voxel01')
+    } | {'pipeline_pillar02-cam_nus-r05.py'} <= set(RUNNER_CONFIGS)
     # each real-size config has its embedded-set variant
     assert {n.replace('_nus-', '_synthetic-nus-')
             for n in expected} <= set(SYNTHETIC)
