@@ -348,23 +348,32 @@ def run_wsol(args: argparse.Namespace) -> str:
     return text
 
 
-def run_wsss(args: argparse.Namespace) -> str:
-    """Run the whole WSSS pipeline on the synthetic VOC-layout set through
-    ``tools/wsss/run_pipeline.py`` (its own progress goes to the terminal)
-    and return its results text."""
-    wd = osp.join(args.work_dir, 'wsss')
-    cmd = [sys.executable, 'tools/wsss/run_pipeline.py',
-           'configs/wsss/pipeline_synthetic-voc.py', '--work-dir', wd]
+def run_stage_runner(args: argparse.Namespace, task: str, tool: str,
+                     config: str, options: List[str], heading: str,
+                     env_extra: Optional[Dict[str, str]] = None) -> str:
+    """Run a task's multi-stage runner (``tool config --work-dir
+    WORK_DIR/<task>``; its own progress goes to the terminal) and return
+    its ``results.md`` under ``heading``."""
+    wd = osp.join(args.work_dir, task)
+    cmd = [sys.executable, tool, config, '--work-dir', wd]
     if args.retrain:
         cmd.append('--retrain')
-    if args.wsss_options:
-        cmd += ['--cfg-options'] + args.wsss_options
-    print('[wsss] ' + ' '.join(cmd[1:]), flush=True)
-    env = dict(os.environ)
+    if options:
+        cmd += ['--cfg-options'] + options
+    print(f'[{task}] ' + ' '.join(cmd[1:]), flush=True)
+    env = dict(os.environ, **(env_extra or {}))
     env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
     subprocess.run(cmd, cwd=ROOT, env=env, check=True)
     with open(osp.join(wd, 'results.md')) as f:
-        return '## WSSS\n\n' + f.read()
+        return f'## {heading}\n\n' + f.read()
+
+
+def run_wsss(args: argparse.Namespace) -> str:
+    """Run the whole WSSS pipeline on the synthetic VOC-layout set through
+    ``tools/wsss/run_pipeline.py`` and return its results text."""
+    return run_stage_runner(args, 'wsss', 'tools/wsss/run_pipeline.py',
+                            'configs/wsss/pipeline_synthetic-voc.py',
+                            args.wsss_options, 'WSSS')
 
 
 DTMR_DATA = 'data/synthetic_refcoco'
@@ -448,24 +457,14 @@ def run_dtmr(args: argparse.Namespace) -> str:
 def run_det3d(args: argparse.Namespace) -> str:
     """Point-DETR3D on the embedded nuScenes-layout set through
     ``tools/point_detr3d/run_pipeline.py`` (data, split, 5%-boxes student,
-    teacher, pseudo labels, student, fully supervised student; its own
-    progress goes to the terminal). Its tools run inside the runner's
-    process (one torch / mmdet3d import instead of one per step). Returns
-    its results text."""
-    wd = osp.join(args.work_dir, 'det3d')
-    cmd = [sys.executable, 'tools/point_detr3d/run_pipeline.py',
-           'configs/point_detr3d/pipeline_synthetic-nus-r05.py',
-           '--work-dir', wd]
-    if args.retrain:
-        cmd.append('--retrain')
-    if args.det3d_options:
-        cmd += ['--cfg-options'] + args.det3d_options
-    print('[det3d] ' + ' '.join(cmd[1:]), flush=True)
-    env = dict(os.environ, MMWEAK_STAGE_INPROCESS='1')
-    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
-    subprocess.run(cmd, cwd=ROOT, env=env, check=True)
-    with open(osp.join(wd, 'results.md')) as f:
-        return '## Point-DETR3D (3D detection)\n\n' + f.read()
+    teacher, pseudo labels, student, fully supervised student). Its tools
+    run inside the runner's process (one torch / mmdet3d import instead of
+    one per step). Returns its results text."""
+    return run_stage_runner(
+        args, 'det3d', 'tools/point_detr3d/run_pipeline.py',
+        'configs/point_detr3d/pipeline_synthetic-nus-r05.py',
+        args.det3d_options, 'Point-DETR3D (3D detection)',
+        dict(MMWEAK_STAGE_INPROCESS='1'))
 
 
 TASKS = {

@@ -52,16 +52,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmweak.datasets.pseudo_labels_3d import outside_classes
 from mmweak.datasets.transforms.point_annotations_3d import simulate_points_np
 
 GT_VISIBILITY_KEYS = ('num_lidar_pts', 'num_radar_pts', 'bbox_3d_isvalid')
-
-
-def outside_classes(instance: dict) -> bool:
-    """Whether a v2 instance's object is outside the detection classes
-    (mmdet3d's converters write ``bbox_label_3d = -1`` for those; any
-    negative label counts). Such objects get no point annotation."""
-    return int(instance['bbox_label_3d']) < 0
 
 
 def check_ratio(ratio: float) -> float:

@@ -449,6 +449,13 @@ def concat_infos(infos_list: Sequence[Mapping],
     return dict(infos_list[0], data_list=data_list)
 
 
+def outside_classes(instance: dict) -> bool:
+    """Whether a v2 instance's object is outside the detection classes
+    (mmdet3d's converters write ``bbox_label_3d = -1`` for those; any
+    negative label counts). Such objects get no point annotation."""
+    return int(instance['bbox_label_3d']) < 0
+
+
 POINT_FILTERS = ('valid', 'lidar_pts', 'all')
 
 
@@ -466,7 +473,7 @@ def annotated_point_instances(info: Mapping,
                          f'{POINT_FILTERS}')
     keep = []
     for j, inst in enumerate(info.get('instances', [])):
-        if int(inst['bbox_label_3d']) < 0:
+        if outside_classes(inst):
             continue
         if point_filter == 'valid' and not inst.get('bbox_3d_isvalid', True):
             continue
@@ -601,8 +608,8 @@ def merge_pseudo_labels(
         stats['pseudo_boxes'] += len(merged)
         stats['dropped_points'] += len(ref.get('instances', [])) - \
             len(originals)
-        stats['outside_classes'] += sum(1 for inst in ref.get('instances', [])
-                                        if int(inst['bbox_label_3d']) < 0)
+        stats['outside_classes'] += sum(
+            map(outside_classes, ref.get('instances', [])))
         new = dict(info, instances=merged)
         if ref is not info and 'ann_type' in ref:
             new['ann_type'] = ref['ann_type']

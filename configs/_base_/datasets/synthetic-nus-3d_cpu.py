@@ -76,14 +76,16 @@ syn_class_mean_size = [
 syn_student_iters = 200
 syn_student_rise = int(0.4 * syn_student_iters)
 syn_student_schedule = [
-    dict(type='CosineAnnealingLR', T_max=syn_student_rise, eta_min=1e-3, begin=0,
-         end=syn_student_rise, by_epoch=False),
-    dict(type='CosineAnnealingLR', T_max=syn_student_iters - syn_student_rise,
-         eta_min=1e-8, begin=syn_student_rise, end=syn_student_iters, by_epoch=False),
+    dict(type='CosineAnnealingLR', T_max=syn_student_rise, eta_min=1e-3,
+         begin=0, end=syn_student_rise, by_epoch=False),
+    dict(type='CosineAnnealingLR',
+         T_max=syn_student_iters - syn_student_rise, eta_min=1e-8,
+         begin=syn_student_rise, end=syn_student_iters, by_epoch=False),
     dict(type='CosineAnnealingMomentum', T_max=syn_student_rise,
          eta_min=0.85 / 0.95, begin=0, end=syn_student_rise, by_epoch=False),
-    dict(type='CosineAnnealingMomentum', T_max=syn_student_iters - syn_student_rise,
-         eta_min=1, begin=syn_student_rise, end=syn_student_iters, by_epoch=False),
+    dict(type='CosineAnnealingMomentum',
+         T_max=syn_student_iters - syn_student_rise, eta_min=1,
+         begin=syn_student_rise, end=syn_student_iters, by_epoch=False),
 ]
 syn_student_loop = dict(
     _delete_=True,

@@ -74,6 +74,7 @@ from mmdet3d.structures import LiDARInstance3DBoxes
 from mmdet3d.structures.bbox_3d.utils import rotation_3d_in_axis
 from scipy.special import ndtr, ndtri
 
+from mmweak.datasets.pseudo_labels_3d import outside_classes
 from mmweak.registry import TRANSFORMS
 from mmweak.utils.mmdet3d_compat import patch_numpy_aliases
 
@@ -461,7 +462,7 @@ class LoadPointAnnotations3D(BaseTransform):
         else:
             if skip:
                 instances = [
-                    ins for ins in instances if int(ins['bbox_label_3d']) >= 0
+                    ins for ins in instances if not outside_classes(ins)
                 ]
             labels = np.array([ins['bbox_label_3d'] for ins in instances],
                               dtype=np.int64)
