@@ -254,3 +254,133 @@ def test_missing_config_key(setup, tool, tmp_path):
     cfg.write_text(text)
     with pytest.raises(KeyError, match=r"no_label_dir\.py.*label_dir"):
         tool.main([str(cfg), 'rank'])
+
+
+SEGMENTER_CONFIG = """
+default_scope = 'mmweak'
+norm_cfg = dict(type='BN', requires_grad=True)
+model = dict(
+    type='MARSEncoderDecoder',
+    predict_on='student',
+    segmentor=dict(
+        type='mmseg.EncoderDecoder',
+        data_preprocessor=dict(
+            type='mmseg.SegDataPreProcessor', mean=[127.5] * 3,
+            std=[64.0] * 3, bgr_to_rgb=True, pad_val=0, seg_pad_val=255),
+        backbone=dict(
+            type='mmseg.ResNetV1c', depth=18, stem_channels=8,
+            base_channels=8, out_indices=(3, ), norm_cfg=norm_cfg),
+        decode_head=dict(
+            type='mmseg.FCNHead', in_channels=64, channels=8, num_convs=1,
+            concat_input=False, num_classes=3, norm_cfg=norm_cfg,
+            loss_decode=dict(type='mmseg.CrossEntropyLoss')),
+        train_cfg=dict(),
+        test_cfg=dict(mode='whole')))
+# the scoped LoadAnnotations of mmweak configs: the tool drops it
+test_pipeline = [
+    dict(type='mmseg.LoadImageFromFile'),
+    dict(type='mmseg.LoadAnnotations'),
+    dict(type='mmseg.PackSegInputs')
+]
+"""
+
+
+@pytest.fixture(scope='module')
+def segmenter(setup):
+    """A MARS segmenter config and a (random-weight) checkpoint, and
+    debiased labels with 254 planted on the class-1 objects."""
+    from mmengine.config import Config
+    from mmweak.registry import MODELS
+    root = setup['root']
+    cfg_path = osp.join(root, 'seg_cfg.py')
+    with open(cfg_path, 'w') as f:
+        f.write(SEGMENTER_CONFIG)
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(cfg_path).model)
+    model.init_weights()
+    ckpt = osp.join(root, 'seg.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    db_dir = osp.join(root, 'debiased')
+    os.makedirs(db_dir)
+    for img_id in setup['ids']:
+        label = np.asarray(Image.open(osp.join(root, 'labels',
+                                               img_id + '.png'))).copy()
+        label[4:12, 4:28][label[4:12, 4:28] == 1] = 254
+        _save_label(osp.join(db_dir, img_id + '.png'), label)
+    return dict(cfg=cfg_path, ckpt=ckpt, db=db_dir)
+
+
+def test_complement(setup, segmenter, tool, tmp_path):
+    out = str(tmp_path / 'co')
+    opts = ['--cfg-options', f'out_dir={out}',
+            f'debiased_dir={segmenter["db"]}',
+            f'segmenter_config={segmenter["cfg"]}',
+            f'segmenter_checkpoint={segmenter["ckpt"]}']
+    assert tool.main([setup['cfg'], 'complement'] + opts) == {
+        'complement': NUM_IMAGES}
+    tags = json.load(open(osp.join(setup['root'], 'cls_labels.json')))
+    for img_id in setup['ids']:
+        db = np.asarray(Image.open(osp.join(segmenter['db'], img_id + '.png')))
+        with Image.open(osp.join(out, 'complemented', img_id + '.png')) as im:
+            assert im.mode == 'P' and im.getpalette()[:9] == _palette()[:9]
+            co = np.asarray(im)
+        filled = db == 254
+        assert filled.any() and not (co == 254).any()
+        # only the 254 pixels change, to background or the image's tags
+        np.testing.assert_array_equal(co[~filled], db[~filled])
+        allowed = {0} | {t + 1 for t in tags['labels'][img_id]}
+        assert set(np.unique(co[filled]).tolist()) <= allowed
+    # resumed: nothing left to do; the teacher branch is selectable
+    assert tool.main([setup['cfg'], 'complement'] + opts) == {
+        'complement': 0}
+    teacher = str(tmp_path / 'co_teacher')
+    tool.main([setup['cfg'], 'complement'] + opts +
+              [f'out_dir={teacher}', 'complement_branch=teacher'])
+    assert len(os.listdir(osp.join(teacher, 'complemented'))) == NUM_IMAGES
+
+
+def test_complement_errors(setup, segmenter, tool, tmp_path):
+    base = ['--cfg-options', f'out_dir={tmp_path / "co"}',
+            f'debiased_dir={segmenter["db"]}']
+    with pytest.raises(KeyError, match='segmenter_config'):
+        tool.main([setup['cfg'], 'complement'] + base)
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        tool.main([setup['cfg'], 'complement'] + base + [
+            f'segmenter_config={segmenter["cfg"]}',
+            f'segmenter_checkpoint={tmp_path / "nope.pth"}'])
+    with pytest.raises(FileNotFoundError, match='`label`'):
+        tool.main([setup['cfg'], 'complement', '--cfg-options',
+                   f'out_dir={tmp_path / "empty"}'])
+    with pytest.raises(ValueError, match='complement_branch'):
+        tool.main([setup['cfg'], 'complement'] + base +
+                  ['complement_branch=ema'])
+
+
+def test_center_features(setup, tool):
+    out = _copy_features(setup, 'out_center')
+    opts = ['--cfg-options', f'out_dir={out}', 'center_features=True']
+    done = tool.main([setup['cfg'], 'all'] + opts)
+    assert done['extract'] == 0 and done['label'] == NUM_IMAGES
+    saved = torch.load(osp.join(out, 'feature_mean.pt'))
+    feats = [np.load(osp.join(out, 'features', i + '.npy')).astype(np.float64)
+             for i in setup['ids']]
+    want = np.concatenate([f.reshape(f.shape[0], -1) for f in feats],
+                          1).mean(1)
+    np.testing.assert_allclose(saved['mean'].numpy(), want, atol=1e-5)
+    assert saved['image_ids'] == setup['ids']
+    ranked = torch.load(osp.join(out, 'debiased_centroids.pth'))
+    assert ranked['config']['center_features'] is True
+    for img_id in setup['ids']:
+        src = np.asarray(Image.open(osp.join(setup['root'], 'labels',
+                                             img_id + '.png')))
+        dst = np.asarray(Image.open(osp.join(out, 'labels',
+                                             img_id + '.png')))
+        keep = (src == 0) | (src == 255)
+        assert np.array_equal(src[keep], dst[keep])
+        assert set(np.unique(dst[~keep]).tolist()) <= {1, 2, 254}
+    # a mean over another image list is refused
+    lst = osp.join(setup['root'], 'list_short.txt')
+    with open(lst, 'w') as f:
+        f.write('\n'.join(setup['ids'][:3]) + '\n')
+    with pytest.raises(ValueError, match=r'feature_mean\.pt.*other images'):
+        tool.main([setup['cfg'], 'cluster'] + opts + [f'img_list={lst}'])

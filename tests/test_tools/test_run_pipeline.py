@@ -52,6 +52,7 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, repo_root,
     artefacts = [r['artefact'] for r in res['rows']]
     assert artefacts == [
         'CAM seeds', 'CRF masks (psa)', 'IRN masks', 'IRN masks + MARS',
+        'IRN masks + MARS, 254 filled by the MARS segmenter',
         'segmenter on IRN masks', 'MARS segmenter on IRN masks + MARS',
         'segmenter on GT masks (upper bound)']
     for row in res['rows']:
@@ -65,8 +66,9 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, repo_root,
                         'ImageSets', 'Segmentation', 'trainaug.txt')).read()
     for img_id in ids.split():
         for stage in ('cams/cams', 'masks_crf/masks', 'irn_walk/maps',
-                      'masks_irn/masks', 'mars/labels'):
-            ext = '.png' if stage.endswith(('masks', 'labels')) else '.npy'
+                      'masks_irn/masks', 'mars/labels',
+                      'mars_complement/complemented'):
+            ext = '.npy' if stage.endswith(('cams', 'maps')) else '.png'
             assert osp.isfile(osp.join(wd, stage, img_id + ext))
     with open(osp.join(wd, 'results.json')) as f:
         assert json.load(f)['rows'] == json.loads(json.dumps(res['rows']))
@@ -76,17 +78,31 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, repo_root,
     assert mars['biased_classes'] == ['boat', 'train']
     assert set(mars['before']) >= {'boat', 'train'}
     assert mars['after']['boat'].keys() == mars['before']['boat'].keys()
+    assert mars['complemented']['boat'].keys() == mars['before'][
+        'boat'].keys()
+    assert '| boat | + MARS, 254 filled by the segmenter |' in text
     assert mars['target_share'] is None or 0 <= mars['target_share'] <= 100
     # the MARS segmenter trained on the debiased labels with the tags
     seg_log = open(osp.join(wd, 'seg_mars', 'stage.log')).read()
     assert osp.join(wd, 'mars', 'labels') in seg_log
     assert osp.join(wd, 'tags', 'cls_labels.json') in seg_log
+    # the complemented labels: the debiased labels with no 254 left, the
+    # other pixels unchanged
+    import numpy as np
+    from PIL import Image
+    for img_id in ids.split():
+        db = np.asarray(Image.open(osp.join(wd, 'mars', 'labels',
+                                            img_id + '.png')))
+        co = np.asarray(Image.open(osp.join(wd, 'mars_complement',
+                                            'complemented', img_id + '.png')))
+        assert not (co == 254).any()
+        np.testing.assert_array_equal(co[db != 254], db[db != 254])
     capsys.readouterr()
 
     # nothing changed: every stage is reused, the figures are the same
     again = tool.main([cfg, '--work-dir', wd])
     out = capsys.readouterr().out
-    assert out.count('reused (nothing changed)') == 17
+    assert out.count('reused (nothing changed)') == 19
     assert [r.get('miou') for r in again['rows']] == [
         r.get('miou') for r in res['rows']]
 
@@ -106,7 +122,7 @@ def test_pipeline_runs_every_stage_then_reuses_them(tmp_path, repo_root,
     seg_rows = [r for r in seeds['rows'] if r['stage'] == 'C']
     assert [r['artefact'] for r in seg_rows] == [
         'segmenter on IRN masks', 'segmenter on GT masks (upper bound)']
-    for before, row in zip([res['rows'][4], res['rows'][6]], seg_rows):
+    for before, row in zip([res['rows'][5], res['rows'][7]], seg_rows):
         assert len(row['miou_runs']) == 2
         assert row['miou_runs'][0] == before['miou']
         if None not in row['miou_runs']:

@@ -26,7 +26,10 @@ Config (a plain mmengine ``.py``; see
   PNGs for the sanity metric), ``num_classes=21`` (incl. background),
   ``k_fg=2``, ``k_bg=2``, ``alpha=0.4``, ``reduce='mean'``,
   ``crf='deeplab'`` (or None: ``M > 0.5``), ``kmeans_iters=100``,
-  ``seed=0``, ``cluster_batch_size=8``, ``cache_fp16=True``.
+  ``seed=0``, ``cluster_batch_size=8``, ``cache_fp16=True``,
+  ``center_features=False`` (subtract the mean feature of the listed
+  images, ``out_dir/feature_mean.pt``, before clustering and labelling:
+  label-free, for non-centred features such as a CNN's post-ReLU maps).
 
 Sub-commands (each resumable: finished files are skipped, every file
 appears only by an atomic rename, work is sharded over torchrun ranks):
@@ -53,6 +56,15 @@ appears only by an atomic rename, work is sharded over torchrun ranks):
   (removed foreground pixels are 254; background and 255 never change).
   Palette PNGs keep the input's palette.
 - ``all``: the four in order.
+- ``complement`` (after Stage C, not part of ``all``):
+  ``out_dir/complemented/<id>.png``, the complemented labels ``Y^co`` of
+  Eq. 6 written out: the 254 pixels of ``out_dir/labels`` take the trained
+  MARS segmenter's prediction restricted to background and the image's
+  tags (``segmenter_config`` and ``segmenter_checkpoint``, required for
+  this step; ``complement_branch='teacher'``, or ``'student'``, or None
+  for the model's own ``predict`` branch; ``debiased_dir`` reads ``Y^db``
+  from another folder than ``out_dir/labels``). These are the labels the
+  paper's Table 6 scores as "+ complementing".
 """
 import argparse
 import glob
@@ -80,6 +92,9 @@ from mmweak.wsss.mars import (BIASED_INDEX, IGNORE_INDEX,
                               similarity_map, debias_label)
 
 STEPS = ('extract', 'cluster', 'rank', 'label')
+# after Stage C; not part of `all`
+COMPLEMENT = 'complement'
+BRANCHES = ('teacher', 'student')
 REQUIRED_KEYS = ('img_dir', 'label_dir', 'feature_model', 'out_dir')
 DEFAULTS = dict(
     img_list=None,
@@ -97,8 +112,14 @@ DEFAULTS = dict(
     kmeans_iters=100,
     seed=0,
     cluster_batch_size=8,
-    cache_fp16=True)
+    cache_fp16=True,
+    segmenter_config=None,
+    segmenter_checkpoint=None,
+    complement_branch='teacher',
+    debiased_dir=None,
+    center_features=False)
 RANK_FILE = 'debiased_centroids.pth'
+MEAN_FILE = 'feature_mean.pt'
 NO_ASSIGN = 255
 
 
@@ -106,7 +127,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='MARS: remove biased objects from WSSS pseudo labels')
     parser.add_argument('config', help='MARS offline-tool config (.py)')
-    parser.add_argument('step', choices=STEPS + ('all', ),
+    parser.add_argument('step', choices=STEPS + ('all', COMPLEMENT),
                         help='sub-command to run')
     parser.add_argument(
         '--cfg-options',
@@ -154,6 +175,9 @@ def load_config(path: str, options: Optional[dict] = None) -> Config:
     if int(cfg.k_fg) < 1 or int(cfg.k_bg) < 1 or \
             int(cfg.k_fg) > 254 or int(cfg.k_bg) > 254:
         raise ValueError(f'{path}: k_fg and k_bg must be in 1..254')
+    if cfg.complement_branch not in BRANCHES + (None, ):
+        raise ValueError(f'{path}: complement_branch must be one of '
+                         f'{BRANCHES} or None, got {cfg.complement_branch!r}')
     if int(cfg.num_classes) < 2 or int(cfg.num_classes) > 254:
         raise ValueError(f'{path}: num_classes (incl. background) must be '
                          f'in 2..254, got {cfg.num_classes}')
@@ -183,7 +207,7 @@ def label_path(cfg, img_id):
 
 def out_path(cfg, kind: str, img_id: str) -> str:
     ext = {'features': '.npy', 'centroids': '.pt', 'assignments': '.npy',
-           'labels': '.png'}[kind]
+           'labels': '.png', 'complemented': '.png'}[kind]
     return osp.join(cfg.out_dir, kind, img_id + ext)
 
 
@@ -279,7 +303,9 @@ def run_extract(cfg, ids, rank, world) -> int:
     return len(mine)
 
 
-def load_features(cfg, img_id: str) -> torch.Tensor:
+def load_features(cfg, img_id: str,
+                  mean: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """(D, h, w) cached features, minus ``mean`` (D, ) when given."""
     path = out_path(cfg, 'features', img_id)
     try:
         feat = np.load(path)
@@ -289,7 +315,46 @@ def load_features(cfg, img_id: str) -> torch.Tensor:
     if feat.ndim != 3:
         raise ValueError(f'{path}: expected (D, h, w) features, got shape '
                          f'{feat.shape}')
-    return torch.from_numpy(feat.astype(np.float32))
+    feat = torch.from_numpy(feat.astype(np.float32))
+    if mean is not None:
+        if mean.shape[0] != feat.shape[0]:
+            raise ValueError(f'{path}: {feat.shape[0]}-d features but '
+                             f'{osp.join(cfg.out_dir, MEAN_FILE)} is '
+                             f'{mean.shape[0]}-d; delete it and rerun')
+        feat = feat - mean[:, None, None]
+    return feat
+
+
+def feature_mean(cfg, ids) -> Optional[torch.Tensor]:
+    """With ``center_features``: the mean cached feature over every pixel
+    of every listed image, computed once by rank 0 and kept as
+    ``out_dir/feature_mean.pt``; None otherwise.
+
+    Centring uses no label. It matters for features that are not centred
+    by their model: the post-ReLU maps of a CNN are all non-negative, so
+    any two of them have a high cosine and Eq. 4's similarity stays above
+    0.5 almost everywhere (STEGO's head outputs, the paper's features,
+    need none).
+    """
+    if not cfg.center_features:
+        return None
+    path = osp.join(cfg.out_dir, MEAN_FILE)
+    if is_main_process() and not osp.isfile(path):
+        check_features(cfg, ids)
+        total, pixels = None, 0
+        for img_id in track(ids, 'feature mean (center_features)'):
+            feat = load_features(cfg, img_id).double()
+            part = feat.flatten(1).sum(1)
+            total = part if total is None else total + part
+            pixels += feat.shape[1] * feat.shape[2]
+        torch_save_atomic(path, dict(mean=(total / pixels).float(),
+                                     image_ids=list(ids), pixels=pixels))
+    barrier()
+    saved = torch_load(path)
+    if list(saved.get('image_ids', [])) != list(ids):
+        raise ValueError(f'{path} was computed over other images than the '
+                         'current list; delete it and rerun `cluster`')
+    return saved['mean'].float()
 
 
 def check_features(cfg, ids):
@@ -302,6 +367,7 @@ def run_cluster(cfg, ids, rank, world) -> int:
     check_files(ids, lambda i: label_path(cfg, i), 'label map',
                 list_source(cfg))
     check_features(cfg, ids)
+    mean = feature_mean(cfg, ids)
     mine = start_stage(cfg, ids, 'centroids', '.pt', 'cluster', rank, world)
     bsz = max(1, int(cfg.cluster_batch_size))
     chunks = [mine[j:j + bsz] for j in range(0, len(mine), bsz)]
@@ -313,7 +379,7 @@ def run_cluster(cfg, ids, rank, world) -> int:
         # result of an image does not depend on its batch
         groups: Dict[tuple, List[tuple]] = {}
         for img_id in chunk:
-            feat = load_features(cfg, img_id)
+            feat = load_features(cfg, img_id, mean)
             label, _ = read_label(label_path(cfg, img_id), cfg.num_classes)
             key = (tuple(feat.shape), label.shape)
             groups.setdefault(key, []).append((img_id, feat, label))
@@ -375,7 +441,8 @@ def run_rank(cfg, ids) -> Optional[dict]:
                         alpha=float(cfg.alpha), reduce=cfg.reduce,
                         crf=cfg.crf, num_classes=int(cfg.num_classes),
                         kmeans_iters=int(cfg.kmeans_iters),
-                        seed=int(cfg.seed), label_dir=cfg.label_dir),
+                        seed=int(cfg.seed), label_dir=cfg.label_dir,
+                        center_features=bool(cfg.center_features)),
             feature_model=fm.to_dict() if hasattr(fm, 'to_dict') else
             dict(fm))
         for c in sorted(ranked.selected):
@@ -457,13 +524,14 @@ def run_label(cfg, ids, rank, world) -> int:
     if cfg.crf is not None:
         from mmweak.wsss.crf import DenseCRF
         crf = DenseCRF(cfg.crf)
+    mean = feature_mean(cfg, ids)
     mine = start_stage(cfg, ids, 'labels', '.png', 'label', rank, world)
     device = offline_device()
     V = V.to(device)
     for img_id in track(mine, f'debiased labels (rank {rank}/{world})'):
         lpath = label_path(cfg, img_id)
         label, palette = read_label(lpath, cfg.num_classes)
-        feat = load_features(cfg, img_id).to(device)
+        feat = load_features(cfg, img_id, mean).to(device)
         if feat.shape[0] != V.shape[1]:
             raise ValueError(
                 f'{out_path(cfg, "features", img_id)}: {feat.shape[0]}-d '
@@ -485,6 +553,77 @@ def run_label(cfg, ids, rank, world) -> int:
     return len(mine)
 
 
+def build_segmenter(cfg, device):
+    """The trained segmentor of ``segmenter_config`` /
+    ``segmenter_checkpoint``, on ``device``, predicting with
+    ``complement_branch``."""
+    from mmseg.apis import init_model
+    for key in ('segmenter_config', 'segmenter_checkpoint'):
+        if cfg.get(key) is None:
+            raise KeyError(f'`complement` needs `{key}` (the trained MARS '
+                           'segmenter); set it with --cfg-options')
+        if not osp.isfile(cfg[key]):
+            raise FileNotFoundError(f'{key} "{cfg[key]}" does not exist')
+    model = init_model(cfg.segmenter_config, cfg.segmenter_checkpoint,
+                       device=str(device))
+    branch = cfg.complement_branch
+    if branch is not None:
+        if not hasattr(model, 'predict_on'):
+            raise ValueError(
+                f'{cfg.segmenter_config}: {type(model).__name__} has no '
+                f'{branch} branch (not a MARSEncoderDecoder); set '
+                'complement_branch=None to use its prediction')
+        model.predict_on = branch
+    # mmseg's inference drops only an unscoped `LoadAnnotations`; the
+    # scoped `mmseg.LoadAnnotations` of mmweak configs would look for a
+    # label file
+    model.cfg.test_pipeline = [
+        t for t in model.cfg.test_pipeline
+        if not str(t['type']).split('.')[-1] == 'LoadAnnotations'
+    ]
+    return model
+
+
+def run_complement(cfg, ids, rank, world) -> int:
+    """``Y^co``: the 254 pixels of the debiased labels take the segmenter's
+    prediction restricted to background and the image's tags."""
+    from mmseg.apis import inference_model
+    def src(img_id):
+        if cfg.debiased_dir is None:
+            return out_path(cfg, 'labels', img_id)
+        return osp.join(cfg.debiased_dir, img_id + '.png')
+
+    check_files(ids, src, 'debiased label', list_source(cfg),
+                '; run the `label` step first')
+    check_files(ids, lambda i: img_path(cfg, i), 'image', list_source(cfg))
+    tags_map = load_cls_labels(cfg.tags_file) if cfg.tags_file else None
+    mine = start_stage(cfg, ids, 'complemented', '.png', 'complement', rank,
+                       world)
+    if not mine:
+        return 0
+    device = offline_device()
+    model = build_segmenter(cfg, device)
+    for img_id in track(mine, f'complemented labels (rank {rank}/{world})'):
+        label, palette = read_label(src(img_id), cfg.num_classes)
+        logits = inference_model(model, img_path(cfg, img_id)).seg_logits.data
+        if logits.shape[0] != int(cfg.num_classes) or \
+                tuple(logits.shape[1:]) != label.shape:
+            raise ValueError(
+                f'{cfg.segmenter_config}: prediction of {img_id} is '
+                f'{tuple(logits.shape)}, expected ({cfg.num_classes}, '
+                f'{label.shape[0]}, {label.shape[1]}) (num_classes and the '
+                f'size of {src(img_id)})')
+        allowed = image_tags(cfg, img_id, label, tags_map)[0].to(
+            logits.device)
+        allowed[0] = True
+        pred = logits.masked_fill(~allowed[:, None, None],
+                                  float('-inf')).argmax(0).cpu().numpy()
+        out = np.where(label == BIASED_INDEX, pred, label)
+        save_png_atomic(out_path(cfg, 'complemented', img_id),
+                        out.astype(np.uint8), palette)
+    return len(mine)
+
+
 def main(argv: Optional[List[str]] = None) -> Dict[str, int]:
     """Run a step; return the number of files this process wrote per step
     (``rank``: 1 on rank 0 when the centroids file was written)."""
@@ -502,6 +641,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, int]:
             done[step] = run_cluster(cfg, ids, rank, world)
         elif step == 'rank':
             done[step] = int(run_rank(cfg, ids) is not None)
+        elif step == COMPLEMENT:
+            done[step] = run_complement(cfg, ids, rank, world)
         else:
             done[step] = run_label(cfg, ids, rank, world)
         barrier()

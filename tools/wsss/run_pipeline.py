@@ -29,7 +29,12 @@ them by hand (each command is printed and logged):
    the IRN pseudo masks, of the MARS segmenter (student + EMA teacher) on
    the debiased labels, and of the fully supervised upper bound; once per
    training seed of ``segmenter.seeds`` (``--cfg-options
-   segmenter.seeds=[0,1,2]``: the table shows mean and half-range).
+   segmenter.seeds=[0,1,2]``: the table shows mean and half-range);
+9. (with ``mars``) ``debias_labels.py complement`` fills the 254 pixels of
+   the debiased labels with the trained MARS segmenter's prediction
+   restricted to the image's tags (its EMA teacher unless
+   ``mars.complement_options`` says otherwise; the labels ``Y^co`` of the
+   paper's Table 6), scored like the masks.
 
 Every stage records a key (its settings, the keys of the stages it reads
 and the sources of mmweak and the tools) in ``<stage dir>/stage.json``. A
@@ -119,6 +124,9 @@ def class_rates(report: dict, classes) -> Dict[str, Dict[str, float]]:
     return out
 
 
+CO_ROW = 'IRN masks + MARS, 254 filled by the MARS segmenter'
+
+
 def mars_share(rank_file: str) -> Optional[float]:
     """Share (%) of MARS's selected centroids that are true targets (the
     rank step's sanity metric; None without GT)."""
@@ -131,13 +139,17 @@ def mars_share(rank_file: str) -> Optional[float]:
 def mars_table(mars: dict) -> str:
     """Markdown: per-class rates of the base masks and the MARS labels."""
     lines = ['MARS on the IRN masks: the planted biased classes separately '
-             '(FP rate = share of the pixels labelled c that are not c in '
-             'the GT; 254 counts as no label).',
+             '(FP rate = pixels labelled c that are not c in the GT, over '
+             'TP + FP + FN; 254 counts as no label).',
              '',
              '| Class | Labels | ' + ' | '.join(t for _, t in RATE_KEYS) +
              ' |', '|---|---|' + '---|' * len(RATE_KEYS)]
     for cls in mars['before']:
-        for tag, key in (('IRN masks', 'before'), ('+ MARS', 'after')):
+        for tag, key in (('IRN masks', 'before'), ('+ MARS', 'after'),
+                         ('+ MARS, 254 filled by the segmenter',
+                          'complemented')):
+            if key not in mars:
+                continue
             vals = mars[key][cls]
             lines.append(f'| {cls} | {tag} | ' + ' | '.join(
                 fmt(vals[k]) for k, _ in RATE_KEYS) + ' |')
@@ -176,10 +188,10 @@ def main(argv=None) -> dict:
     os.makedirs(work_dir, exist_ok=True)
     py = sys.executable
     data_root = osp.abspath(osp.join(ROOT, cfg.data_root))
-    # stages: 13, the 4 of MARS, one per extra segmenter seed and segmenter
+    # stages: 13, the 6 of MARS, one per extra segmenter seed and segmenter
     n_extra = len(cfg.segmenter.get('seeds', [0])) - 1
     pipe = Pipeline(work_dir, args.retrain,
-                    num_stages=(17 + 3 * n_extra if cfg.get('mars') else
+                    num_stages=(19 + 3 * n_extra if cfg.get('mars') else
                                 13 + 2 * n_extra),
                     code_key=source_hash(), task='wsss')
     thr = cfg.seed_eval.thresholds
@@ -421,6 +433,34 @@ def main(argv=None) -> dict:
                            mars_opts)
         seg_rows.append(('seg_mars', m_mars,
                          'MARS segmenter on IRN masks + MARS'))
+
+        # Y^co: the 254 pixels take the trained MARS segmenter's
+        # tag-restricted prediction (the paper's Table 6 "+ complementing")
+        seg_mars_dir = osp.join(work_dir, 'seg_mars')
+
+        def complement(d, log):
+            opts = {'img_dir': osp.join(data_root, 'JPEGImages'),
+                    'img_list': split_list_path(data_root, cfg.train_split),
+                    'label_dir': osp.join(irn_m, 'masks'),
+                    'tags_file': tag_file, 'out_dir': d,
+                    'debiased_dir': osp.join(mars_dir, 'labels'),
+                    'segmenter_config': osp.join(
+                        seg_mars_dir, osp.basename(mars.segmenter)),
+                    'segmenter_checkpoint': final_checkpoint(seg_mars_dir)}
+            opts.update(mars.get('options', {}))
+            opts.update(mars.get('complement_options', {}))
+            run_offline(py, 'tools/mars/debias_labels.py',
+                        [mars.tool_config, 'complement'] + cfg_options(opts),
+                        workers, log)
+        co_dir = pipe.stage('mars_complement',
+                            dict(opt=mars.get('complement_options')),
+                            ['seg_mars'], complement)
+        co_eval = eval_masks('mars_complement_eval',
+                             osp.join(co_dir, 'complemented'),
+                             ['mars_complement'], full=True)
+        rows.append(dict(stage="B'", artefact=CO_ROW, split=cfg.eval_split,
+                         seconds=pipe.seconds['mars_complement'],
+                         **co_eval['summary']))
     m_full = segmenter('seg_full', seg.full, ['data'],
                        dict(seg.get('options', {})))
     seg_rows.append(('seg_full', m_full,
@@ -465,6 +505,7 @@ def main(argv=None) -> dict:
             # the IRN masks written with that threshold
             before=class_rates(walk_res, mars.biased_classes),
             after=class_rates(mars_eval, mars.biased_classes),
+            complemented=class_rates(co_eval, mars.biased_classes),
             segmenter_gain=gain)
         if len(seg_seeds) > 1:
             res['mars']['segmenter_gain_runs'] = [

@@ -137,6 +137,14 @@ class MARSEncoderDecoder(BaseSegmentor):
         ignore_index (int): Ignored label value. Defaults to 255.
         data_preprocessor (dict, optional): Config of the data preprocessor
             (``mmseg.SegDataPreProcessor``). Defaults to None.
+        train_cfg (dict, optional): Set as the segmentor's ``train_cfg``
+            when given. Defaults to None.
+        test_cfg (dict, optional): Set as the segmentor's ``test_cfg``
+            when given. Defaults to None.
+        pretrained (str, optional): Set as the segmentor's ``pretrained``
+            (its backbone checkpoint) when given. These three take the
+            arguments of mmseg's ``EncoderDecoder``, which
+            ``mmseg.apis.init_model`` passes (as None). Defaults to None.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -149,6 +157,9 @@ class MARSEncoderDecoder(BaseSegmentor):
                  uncertain_index: int = UNCERTAIN_INDEX,
                  ignore_index: int = IGNORE_INDEX,
                  data_preprocessor: Optional[dict] = None,
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if predict_on not in BRANCHES:
             raise ValueError(f'MARSEncoderDecoder: predict_on must be one of '
@@ -159,6 +170,10 @@ class MARSEncoderDecoder(BaseSegmentor):
                             "dict(type='mmseg.EncoderDecoder', ...)")
         segmentor = ConfigDict(copy.deepcopy(segmentor))
         inner_preprocessor = segmentor.pop('data_preprocessor', None)
+        for key, value in (('train_cfg', train_cfg), ('test_cfg', test_cfg),
+                           ('pretrained', pretrained)):
+            if value is not None:
+                segmentor[key] = value
         if data_preprocessor is None:
             data_preprocessor = inner_preprocessor
         super().__init__(

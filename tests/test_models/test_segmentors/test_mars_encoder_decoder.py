@@ -421,3 +421,17 @@ def test_mean_teacher_hook_on_the_model():
         SimpleNamespace(model=model, iter=0), 0)
     torch.testing.assert_close(model.teacher.decode_head.conv_seg.bias,
                                torch.full((C, ), 0.25))
+
+
+def test_encoder_decoder_arguments_of_init_model():
+    """mmseg.apis.init_model sets ``pretrained`` and ``train_cfg`` to None
+    on the model config; given values reach both branches."""
+    seg = copy.deepcopy(SEGMENTOR)
+    seg.pop('test_cfg')
+    model = MODELS.build(
+        dict(type='MARSEncoderDecoder', segmentor=seg, pretrained=None,
+             train_cfg=None, test_cfg=dict(mode='slide', crop_size=(16, 16),
+                                           stride=(8, 8))))
+    for branch in (model.student, model.teacher):
+        assert branch.test_cfg.mode == 'slide'
+        assert branch.train_cfg == {}
