@@ -22,6 +22,11 @@
 # +0.30 at layer3, +0.52 at layer2) and removes more than half of the boat
 # false positives on the water band.
 #
+# `center_features=True` (label-free centring; these post-ReLU features
+# are all non-negative) removed more of the boat false positives but also
+# true pixels of every class, and its MARS segmenter lost 9.3 val mIoU
+# (BENCHMARKS.md, MARS, 2026-11-29), so it stays off here.
+#
 # Set by the main job (paths of its own stages):
 #   label_dir=<IRN masks>  tags_file=<cls_labels.json>  out_dir=<stage dir>
 # Paper values: k_fg = k_bg = 2, alpha = 0.4, mean distance (Eq. 1),
