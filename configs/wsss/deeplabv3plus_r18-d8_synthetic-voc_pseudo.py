@@ -66,7 +66,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='mmseg.Resize', scale=img_scale, keep_ratio=True),
-    dict(type='mmseg.LoadAnnotations'),
+    dict(type='LoadAnnotations', _scope_='mmseg'),
     dict(type='mmseg.PackSegInputs'),
 ]
 train_dataloader = dict(

@@ -276,7 +276,7 @@ model = dict(
             loss_decode=dict(type='mmseg.CrossEntropyLoss')),
         train_cfg=dict(),
         test_cfg=dict(mode='whole')))
-# the scoped LoadAnnotations of mmweak configs: the tool drops it
+# a scoped `mmseg.LoadAnnotations` (mmweak configs use _scope_): dropped too
 test_pipeline = [
     dict(type='mmseg.LoadImageFromFile'),
     dict(type='mmseg.LoadAnnotations'),

@@ -574,8 +574,8 @@ def build_segmenter(cfg, device):
                 f'{branch} branch (not a MARSEncoderDecoder); set '
                 'complement_branch=None to use its prediction')
         model.predict_on = branch
-    # mmseg's inference drops only an unscoped `LoadAnnotations`; the
-    # scoped `mmseg.LoadAnnotations` of mmweak configs would look for a
+    # mmseg's inference drops only a bare `LoadAnnotations` type; a user
+    # config may name it `mmseg.LoadAnnotations`, which would look for a
     # label file
     model.cfg.test_pipeline = [
         t for t in model.cfg.test_pipeline

@@ -49,7 +49,7 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='mmseg.Resize', scale=img_scale, keep_ratio=True),
     # GT loaded after Resize: scored at the original size
-    dict(type='mmseg.LoadAnnotations'),
+    dict(type='LoadAnnotations', _scope_='mmseg'),
     dict(type='mmseg.PackSegInputs'),
 ]
 # multi-scale + flip testing (0.5, 1.0, 1.5, 2.0 and flip, relative to the
