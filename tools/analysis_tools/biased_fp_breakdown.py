@@ -26,15 +26,12 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from mmweak.datasets.cls_labels import load_id_list
+from mmweak.datasets.cls_labels import VOC_CLASSES, load_id_list
+from mmweak.evaluation.functional.seg_confusion import (confusion_matrix,
+                                                        seg_scores)
 from mmweak.utils.offline_job import track
 from mmweak.utils.stage_pipeline import write_atomic
 
-VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat',
-               'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable',
-               'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep',
-               'sofa', 'train', 'tvmonitor')
-IGNORE = 255
 META_FILE = 'synthetic_meta.json'
 
 
@@ -70,31 +67,34 @@ def read_png(path: str) -> np.ndarray:
     if not osp.isfile(path):
         raise FileNotFoundError(f'label map "{path}" does not exist')
     with Image.open(path) as img:
-        return np.asarray(img)
+        return np.array(img)
 
 
 def breakdown(data_root: str, meta: dict, ids: List[str], mask_dir: str,
               gt_dir: str, classes: List[str]) -> Dict[str, dict]:
-    """Per class: ``fp_rate``, ``fp_on_structure``, ``fp_elsewhere``,
-    ``fn_rate``, ``iou`` (%) and the pixel counts."""
-    idx = [VOC_CLASSES.index(c) for c in classes]
-    counts = np.zeros((len(idx), 4), np.int64)  # tp, fp, fn, fp on band
+    """Per class: ``iou``, ``fp_rate``, ``fp_on_structure``,
+    ``fp_elsewhere``, ``fn_rate`` (%) and the counts ``tp``, ``fp``,
+    ``fn``, ``fp_on``: the confusion matrix of ``eval_seeds.py``, over all
+    pixels and over the structure rows."""
+    num = len(VOC_CLASSES)
+    conf = np.zeros((num, num + 1), np.int64)
+    conf_band = np.zeros_like(conf)
     for img_id in track(ids, f'{osp.basename(mask_dir.rstrip("/"))}'):
         gt = read_png(osp.join(data_root, gt_dir, img_id + '.png'))
-        pred = read_png(osp.join(mask_dir, img_id + '.png'))
+        path = osp.join(mask_dir, img_id + '.png')
+        pred = read_png(path)
         if gt.shape != pred.shape:
-            raise ValueError(f'{osp.join(mask_dir, img_id + ".png")} is '
-                             f'{pred.shape}, its GT is {gt.shape}')
-        band = structure_rows(meta, img_id, gt.shape[0])[:, None]
-        valid = gt != IGNORE
-        k = np.asarray(idx)[:, None, None]
-        p, g = (pred[None] == k) & valid, (gt[None] == k) & valid
-        fp = p & ~g
-        counts += np.stack([(p & g).sum((1, 2)), fp.sum((1, 2)),
-                            (g & ~p).sum((1, 2)),
-                            (fp & band).sum((1, 2))], 1)
+            raise ValueError(f'{path} is {pred.shape}, its GT is {gt.shape}')
+        rows = structure_rows(meta, img_id, gt.shape[0])
+        conf += confusion_matrix(pred, gt, num).numpy()
+        conf_band += confusion_matrix(pred[rows], gt[rows], num).numpy()
+    scores = seg_scores(conf)
+    fp_band = seg_scores(conf_band)['fp']
     out = {}
-    for c, (tp, fp, fn, on) in zip(classes, counts.tolist()):
+    for c in classes:
+        k = VOC_CLASSES.index(c)
+        tp, fp, fn, on = (int(scores['tp'][k]), int(scores['fp'][k]),
+                          int(scores['fn'][k]), int(fp_band[k]))
         union = tp + fp + fn
 
         def pct(x, union=union):

@@ -588,6 +588,7 @@ def run_complement(cfg, ids, rank, world) -> int:
     """``Y^co``: the 254 pixels of the debiased labels take the segmenter's
     prediction restricted to background and the image's tags."""
     from mmseg.apis import inference_model
+
     def src(img_id):
         if cfg.debiased_dir is None:
             return out_path(cfg, 'labels', img_id)

@@ -393,14 +393,20 @@ def main(argv=None) -> dict:
                           make_tags)
         tag_file = osp.join(tags, 'cls_labels.json')
 
-        def debias(d, log):
+        def tool_opts(out_dir, **extra):
+            """``--cfg-options`` of the MARS tool: the data keys (IRN
+            masks, tags), ``out_dir``, ``extra``, then ``mars.options``."""
             opts = {'img_dir': osp.join(data_root, 'JPEGImages'),
                     'img_list': split_list_path(data_root, cfg.train_split),
                     'label_dir': osp.join(irn_m, 'masks'),
-                    'tags_file': tag_file, 'out_dir': d}
-            if mars.get('gt_dir'):
-                opts['gt_dir'] = osp.join(data_root, mars.gt_dir)
+                    'tags_file': tag_file, 'out_dir': out_dir, **extra}
             opts.update(mars.get('options', {}))
+            return opts
+
+        def debias(d, log):
+            gt = ({'gt_dir': osp.join(data_root, mars.gt_dir)}
+                  if mars.get('gt_dir') else {})
+            opts = tool_opts(d, **gt)
             run_offline(py, 'tools/mars/debias_labels.py',
                         [mars.tool_config, 'all'] + cfg_options(opts),
                         workers, log)
@@ -439,15 +445,11 @@ def main(argv=None) -> dict:
         seg_mars_dir = osp.join(work_dir, 'seg_mars')
 
         def complement(d, log):
-            opts = {'img_dir': osp.join(data_root, 'JPEGImages'),
-                    'img_list': split_list_path(data_root, cfg.train_split),
-                    'label_dir': osp.join(irn_m, 'masks'),
-                    'tags_file': tag_file, 'out_dir': d,
-                    'debiased_dir': osp.join(mars_dir, 'labels'),
-                    'segmenter_config': osp.join(
-                        seg_mars_dir, osp.basename(mars.segmenter)),
-                    'segmenter_checkpoint': final_checkpoint(seg_mars_dir)}
-            opts.update(mars.get('options', {}))
+            opts = tool_opts(
+                d, debiased_dir=osp.join(mars_dir, 'labels'),
+                segmenter_config=osp.join(seg_mars_dir,
+                                          osp.basename(mars.segmenter)),
+                segmenter_checkpoint=final_checkpoint(seg_mars_dir))
             opts.update(mars.get('complement_options', {}))
             run_offline(py, 'tools/mars/debias_labels.py',
                         [mars.tool_config, 'complement'] + cfg_options(opts),
