@@ -25,7 +25,11 @@
 # `center_features=True` (label-free centring; these post-ReLU features
 # are all non-negative) removed more of the boat false positives but also
 # true pixels of every class, and its MARS segmenter lost 9.3 val mIoU
-# (BENCHMARKS.md, MARS, 2026-11-29), so it stays off here.
+# (BENCHMARKS.md, MARS, 2026-11-29), so it stays off here. So does
+# `feature_pca_dim` (label-free PCA of the centred features): with 3
+# components the boat FP rate fell by two thirds, but cars and persons lost
+# a part to 254 and the MARS segmenter lost 6.6 val mIoU over three seeds
+# (BENCHMARKS.md, MARS, PCA projection).
 #
 # Set by the main job (paths of its own stages):
 #   label_dir=<IRN masks>  tags_file=<cls_labels.json>  out_dir=<stage dir>

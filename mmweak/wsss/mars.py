@@ -36,6 +36,11 @@ targets, IoU > 0.3 with the class's GT mask) is computed by
 :func:`cluster_target_flags` and :func:`selected_target_share` from the
 per-pixel cluster assignments that :func:`cluster_image_classes` returns
 with ``return_assignments=True``.
+
+Optional (mmweak): :func:`fit_feature_projection` fits a label-free
+:class:`FeatureProjection` (centring, or centring plus principal
+components) on the training images' features, applied before steps 1 and
+3 to features that are not centred by their model.
 """
 import math
 from dataclasses import dataclass
@@ -49,6 +54,88 @@ from torch import Tensor
 ArrayLike = Union[np.ndarray, Tensor]
 IGNORE_INDEX = 255
 BIASED_INDEX = 254
+
+
+# ------------------------------------------ optional feature projection
+class FeatureProjection(NamedTuple):
+    """Label-free linear map of dense features, ``P (x - mean)``.
+
+    Fitted on the features of the training images themselves (no label):
+    centring alone (``components`` None) or centring plus the top
+    principal components. Post-ReLU CNN maps are all non-negative, so any
+    two of them have a high cosine and Eq. 4's similarity stays above 0.5
+    almost everywhere; a few principal directions of the centred features
+    keep what varies between image regions (the role STEGO's trained
+    low-dimensional head plays for the paper's features).
+
+    Attributes:
+        mean (Tensor): (D, ) mean feature.
+        components (Tensor | None): (k, D) orthonormal rows, by decreasing
+            variance.
+        explained (float | None): Share of the total variance the rows
+            keep.
+    """
+    mean: Tensor
+    components: Optional[Tensor] = None
+    explained: Optional[float] = None
+
+    @property
+    def in_dim(self) -> int:
+        return int(self.mean.shape[0])
+
+    def __call__(self, feats: Tensor) -> Tensor:
+        """(..., D, h, w) -> (..., k, h, w) (or centred (..., D, h, w))."""
+        if feats.shape[-3] != self.in_dim:
+            raise ValueError(f'features are {feats.shape[-3]}-d but the '
+                             f'projection was fitted on {self.in_dim}-d ones')
+        x = feats - self.mean.to(feats)[:, None, None]
+        if self.components is None:
+            return x
+        return torch.einsum('kd,...dhw->...khw', self.components.to(x), x)
+
+
+def feature_moments(feats: Tensor) -> Tuple[Tensor, Tensor, int]:
+    """Sum, sum of outer products (float64) and pixel count of (D, h, w)
+    or (B, D, h, w) features: accumulate over images, then call
+    :func:`fit_feature_projection`."""
+    x = feats.reshape(-1, feats.shape[-3], feats.shape[-2] *
+                      feats.shape[-1]).transpose(1, 2).reshape(
+                          -1, feats.shape[-3]).double()
+    return x.sum(0), x.T @ x, int(x.shape[0])
+
+
+def fit_feature_projection(sum_x: Tensor,
+                           sum_xx: Tensor,
+                           count: int,
+                           dim: Optional[int] = None) -> FeatureProjection:
+    """Mean and (with ``dim``) the top-``dim`` principal components from
+    the accumulated moments of :func:`feature_moments`.
+
+    Each component's sign is fixed so its largest-magnitude entry is
+    positive, so the result does not depend on the eigen-solver.
+    """
+    if count < 1:
+        raise ValueError('no feature vector to fit the projection on')
+    d = int(sum_x.shape[0])
+    if tuple(sum_xx.shape) != (d, d):
+        raise ValueError(f'sum_xx must be ({d}, {d}), got '
+                         f'{tuple(sum_xx.shape)}')
+    mean = sum_x.double() / count
+    if dim is None:
+        return FeatureProjection(mean.float())
+    if not 1 <= int(dim) <= d:
+        raise ValueError(f'the projection dim must be in [1, {d}] for '
+                         f'{d}-d features, got {dim}')
+    cov = sum_xx.double() / count - torch.outer(mean, mean)
+    evals, evecs = torch.linalg.eigh((cov + cov.T) / 2)
+    order = torch.argsort(evals, descending=True)[:int(dim)]
+    comps = evecs[:, order].T
+    peak = comps.gather(1, comps.abs().argmax(1, keepdim=True))
+    comps = comps * torch.where(peak < 0, -1.0, 1.0).to(comps)
+    total = evals.clamp(min=0).sum()
+    explained = float(evals[order].clamp(min=0).sum() / total) \
+        if total > 0 else 0.0
+    return FeatureProjection(mean.float(), comps.float(), explained)
 
 
 # --------------------------------------------------------------- K-means

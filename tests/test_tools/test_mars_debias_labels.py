@@ -356,20 +356,12 @@ def test_complement_errors(setup, segmenter, tool, tmp_path):
                   ['complement_branch=ema'])
 
 
-def test_center_features(setup, tool):
-    out = _copy_features(setup, 'out_center')
-    opts = ['--cfg-options', f'out_dir={out}', 'center_features=True']
+def _run_all_on_cached_features(setup, tool, out, opts):
+    """Every step on copied features; background and 255 must survive and
+    foreground only turn into 254. Returns the cached features as
+    (pixels, D) float64."""
     done = tool.main([setup['cfg'], 'all'] + opts)
     assert done['extract'] == 0 and done['label'] == NUM_IMAGES
-    saved = torch.load(osp.join(out, 'feature_mean.pt'))
-    feats = [np.load(osp.join(out, 'features', i + '.npy')).astype(np.float64)
-             for i in setup['ids']]
-    want = np.concatenate([f.reshape(f.shape[0], -1) for f in feats],
-                          1).mean(1)
-    np.testing.assert_allclose(saved['mean'].numpy(), want, atol=1e-5)
-    assert saved['image_ids'] == setup['ids']
-    ranked = torch.load(osp.join(out, 'debiased_centroids.pth'))
-    assert ranked['config']['center_features'] is True
     for img_id in setup['ids']:
         src = np.asarray(Image.open(osp.join(setup['root'], 'labels',
                                              img_id + '.png')))
@@ -378,9 +370,53 @@ def test_center_features(setup, tool):
         keep = (src == 0) | (src == 255)
         assert np.array_equal(src[keep], dst[keep])
         assert set(np.unique(dst[~keep]).tolist()) <= {1, 2, 254}
+    feats = [np.load(osp.join(out, 'features', i + '.npy')).astype(np.float64)
+             for i in setup['ids']]
+    return np.concatenate([f.reshape(f.shape[0], -1) for f in feats], 1).T
+
+
+def test_center_features(setup, tool):
+    out = _copy_features(setup, 'out_center')
+    opts = ['--cfg-options', f'out_dir={out}', 'center_features=True']
+    x = _run_all_on_cached_features(setup, tool, out, opts)
+    saved = torch.load(osp.join(out, 'feature_mean.pt'))
+    np.testing.assert_allclose(saved['mean'].numpy(), x.mean(0), atol=1e-5)
+    assert saved['image_ids'] == setup['ids']
+    ranked = torch.load(osp.join(out, 'debiased_centroids.pth'))
+    assert ranked['config']['center_features'] is True
     # a mean over another image list is refused
     lst = osp.join(setup['root'], 'list_short.txt')
     with open(lst, 'w') as f:
         f.write('\n'.join(setup['ids'][:3]) + '\n')
     with pytest.raises(ValueError, match=r'feature_mean\.pt.*other images'):
         tool.main([setup['cfg'], 'cluster'] + opts + [f'img_list={lst}'])
+
+
+def test_feature_pca_dim(setup, tool):
+    out = _copy_features(setup, 'out_pca')
+    opts = ['--cfg-options', f'out_dir={out}', 'feature_pca_dim=2']
+    x = _run_all_on_cached_features(setup, tool, out, opts)
+    saved = torch.load(osp.join(out, 'feature_pca.pt'))
+    _, s, vt = np.linalg.svd(x - x.mean(0), full_matrices=False)
+    np.testing.assert_allclose(saved['mean'].numpy(), x.mean(0), atol=1e-5)
+    np.testing.assert_allclose(np.abs(saved['components'].numpy()),
+                               np.abs(vt[:2]), atol=1e-4)
+    assert saved['explained'] == pytest.approx(
+        (s[:2]**2).sum() / (s**2).sum(), abs=1e-5)
+    assert saved['pca_dim'] == 2 and saved['image_ids'] == setup['ids']
+    # clustering and ranking run in the projected space
+    cents = torch.load(osp.join(out, 'centroids', setup['ids'][0] + '.pt'))
+    assert all(v.shape[1] == 2 for v in cents.values())
+    ranked = torch.load(osp.join(out, 'debiased_centroids.pth'))
+    assert ranked['V'].shape == (3, 2)
+    assert ranked['config']['feature_pca_dim'] == 2
+    # a projection fitted with another dim is refused, not silently reused
+    with pytest.raises(ValueError, match=r'feature_pca\.pt holds 2 .*=3'):
+        tool.main([setup['cfg'], 'cluster', '--cfg-options',
+                   f'out_dir={out}', 'feature_pca_dim=3'])
+    for bad, msg in ((0, 'positive int'), (True, 'positive int'),
+                     (99, r'feature_pca_dim=99 exceeds the 16 channels')):
+        fresh = _copy_features(setup, f'out_pca_{bad}')
+        with pytest.raises(ValueError, match=msg):
+            tool.main([setup['cfg'], 'cluster', '--cfg-options',
+                       f'out_dir={fresh}', f'feature_pca_dim={bad}'])

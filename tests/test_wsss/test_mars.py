@@ -16,7 +16,8 @@ from mmweak.wsss import (background_distance, binarize_similarity,
                          collect_centroids, debias_label, kmeans_batched,
                          rank_centroids, selected_target_share,
                          similarity_map)
-from mmweak.wsss.mars import num_selected
+from mmweak.wsss.mars import (FeatureProjection, feature_moments,
+                              fit_feature_projection, num_selected)
 
 HAS_CRF = importlib.util.find_spec('pydensecrf') is not None
 
@@ -380,3 +381,49 @@ def test_binarize_with_deeplab_crf_snaps_to_the_edge():
     batch = binarize_similarity(
         np.stack([sim, sim]), np.stack([img, img]), DenseCRF('deeplab'))
     assert batch.shape == (2, h, w) and (batch == truth).all()
+
+
+def test_feature_projection_matches_the_svd_of_the_centred_features():
+    g = torch.Generator().manual_seed(0)
+    feats = torch.rand(3, 12, 5, 7, generator=g)  # non-negative, like ReLU
+    moments = [feature_moments(f) for f in feats]  # accumulated per image
+    sum_x = sum(m[0] for m in moments)
+    sum_xx = sum(m[1] for m in moments)
+    count = sum(m[2] for m in moments)
+    assert count == 3 * 5 * 7
+    proj = fit_feature_projection(sum_x, sum_xx, count, 4)
+    x = feats.permute(0, 2, 3, 1).reshape(-1, 12).double()
+    _, s, vt = torch.linalg.svd(x - x.mean(0), full_matrices=False)
+    torch.testing.assert_close(proj.mean.double(), x.mean(0), atol=1e-6,
+                               rtol=0)
+    # same subspace, rows by decreasing variance, largest entry positive
+    torch.testing.assert_close(proj.components.double().abs(),
+                               vt[:4].abs(), atol=1e-5, rtol=0)
+    peak = proj.components.gather(
+        1, proj.components.abs().argmax(1, keepdim=True))
+    assert (peak > 0).all()
+    assert proj.explained == pytest.approx(
+        float((s[:4]**2).sum() / (s**2).sum()), abs=1e-6)
+    out = proj(feats)
+    assert out.shape == (3, 4, 5, 7)
+    want = torch.einsum('kd,bdhw->bkhw', proj.components,
+                        feats - proj.mean[:, None, None])
+    torch.testing.assert_close(out, want)
+    # projected features are centred over the fitted pixels
+    assert out.mean((0, 2, 3)).abs().max() < 1e-5
+    # a single image (D, h, w) is mapped the same way
+    torch.testing.assert_close(proj(feats[1]), out[1])
+
+
+def test_feature_projection_centring_only_and_errors():
+    feats = torch.rand(2, 6, 3, 4)
+    proj = fit_feature_projection(*feature_moments(feats))
+    assert isinstance(proj, FeatureProjection) and proj.components is None
+    torch.testing.assert_close(
+        proj(feats), feats - feats.mean((0, 2, 3))[:, None, None])
+    with pytest.raises(ValueError, match=r'fitted on 6-d'):
+        proj(torch.rand(5, 3, 4))
+    with pytest.raises(ValueError, match=r'\[1, 6\]'):
+        fit_feature_projection(*feature_moments(feats), 7)
+    with pytest.raises(ValueError, match='no feature vector'):
+        fit_feature_projection(torch.zeros(6), torch.zeros(6, 6), 0, 2)

@@ -29,7 +29,11 @@ Config (a plain mmengine ``.py``; see
   ``seed=0``, ``cluster_batch_size=8``, ``cache_fp16=True``,
   ``center_features=False`` (subtract the mean feature of the listed
   images, ``out_dir/feature_mean.pt``, before clustering and labelling:
-  label-free, for non-centred features such as a CNN's post-ReLU maps).
+  label-free, for non-centred features such as a CNN's post-ReLU maps),
+  ``feature_pca_dim=None`` (an int k: centre, then project onto the top k
+  principal components of the listed images' cached features,
+  ``out_dir/feature_pca.pt``, before clustering and labelling; also
+  label-free, and it implies the centring).
 
 Sub-commands (each resumable: finished files are skipped, every file
 appears only by an atomic rename, work is sharded over torchrun ranks):
@@ -85,11 +89,12 @@ from mmweak.utils.offline_job import (add_launcher_args, atomic_path,
                                       save_npy_atomic, save_png_atomic,
                                       shard, track)
 from mmweak.wsss.data_io import load_rgb
-from mmweak.wsss.mars import (BIASED_INDEX, IGNORE_INDEX,
+from mmweak.wsss.mars import (BIASED_INDEX, IGNORE_INDEX, FeatureProjection,
                               binarize_similarity, cluster_image_classes,
                               cluster_target_flags, collect_centroids,
-                              rank_centroids, selected_target_share,
-                              similarity_map, debias_label)
+                              debias_label, feature_moments,
+                              fit_feature_projection, rank_centroids,
+                              selected_target_share, similarity_map)
 
 STEPS = ('extract', 'cluster', 'rank', 'label')
 # after Stage C; not part of `all`
@@ -117,9 +122,11 @@ DEFAULTS = dict(
     segmenter_checkpoint=None,
     complement_branch='teacher',
     debiased_dir=None,
-    center_features=False)
+    center_features=False,
+    feature_pca_dim=None)
 RANK_FILE = 'debiased_centroids.pth'
 MEAN_FILE = 'feature_mean.pt'
+PCA_FILE = 'feature_pca.pt'
 NO_ASSIGN = 255
 
 
@@ -304,8 +311,8 @@ def run_extract(cfg, ids, rank, world) -> int:
 
 
 def load_features(cfg, img_id: str,
-                  mean: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """(D, h, w) cached features, minus ``mean`` (D, ) when given."""
+                  proj: Optional[FeatureProjection] = None) -> torch.Tensor:
+    """(D, h, w) cached features, mapped by ``proj`` when given."""
     path = out_path(cfg, 'features', img_id)
     try:
         feat = np.load(path)
@@ -316,45 +323,79 @@ def load_features(cfg, img_id: str,
         raise ValueError(f'{path}: expected (D, h, w) features, got shape '
                          f'{feat.shape}')
     feat = torch.from_numpy(feat.astype(np.float32))
-    if mean is not None:
-        if mean.shape[0] != feat.shape[0]:
+    if proj is not None:
+        if proj.in_dim != feat.shape[0]:
             raise ValueError(f'{path}: {feat.shape[0]}-d features but '
-                             f'{osp.join(cfg.out_dir, MEAN_FILE)} is '
-                             f'{mean.shape[0]}-d; delete it and rerun')
-        feat = feat - mean[:, None, None]
+                             f'{projection_path(cfg)} was fitted on '
+                             f'{proj.in_dim}-d ones; delete it and rerun')
+        feat = proj(feat)
     return feat
 
 
-def feature_mean(cfg, ids) -> Optional[torch.Tensor]:
-    """With ``center_features``: the mean cached feature over every pixel
-    of every listed image, computed once by rank 0 and kept as
-    ``out_dir/feature_mean.pt``; None otherwise.
+def projection_path(cfg) -> str:
+    return osp.join(cfg.out_dir,
+                    PCA_FILE if cfg.feature_pca_dim else MEAN_FILE)
 
-    Centring uses no label. It matters for features that are not centred
-    by their model: the post-ReLU maps of a CNN are all non-negative, so
-    any two of them have a high cosine and Eq. 4's similarity stays above
-    0.5 almost everywhere (STEGO's head outputs, the paper's features,
-    need none).
+
+def feature_projection(cfg, ids) -> Optional[FeatureProjection]:
+    """The label-free feature map of ``center_features`` (the mean cached
+    feature, ``out_dir/feature_mean.pt``) or ``feature_pca_dim`` (mean and
+    top principal components, ``out_dir/feature_pca.pt``), fitted once by
+    rank 0 over every pixel of every listed image; None without either.
+
+    Neither uses a label. Post-ReLU CNN maps are all non-negative, so any
+    two of them have a high cosine and Eq. 4's similarity stays above 0.5
+    almost everywhere; STEGO's head outputs, the paper's features, need
+    neither.
     """
-    if not cfg.center_features:
+    dim = cfg.feature_pca_dim
+    if dim is not None and (isinstance(dim, bool) or
+                            not isinstance(dim, int) or dim < 1):
+        raise ValueError('feature_pca_dim must be None or a positive int, '
+                         f'got {dim!r}')
+    if not cfg.center_features and dim is None:
         return None
-    path = osp.join(cfg.out_dir, MEAN_FILE)
+    path = projection_path(cfg)
     if is_main_process() and not osp.isfile(path):
         check_features(cfg, ids)
-        total, pixels = None, 0
-        for img_id in track(ids, 'feature mean (center_features)'):
-            feat = load_features(cfg, img_id).double()
-            part = feat.flatten(1).sum(1)
-            total = part if total is None else total + part
-            pixels += feat.shape[1] * feat.shape[2]
-        torch_save_atomic(path, dict(mean=(total / pixels).float(),
+        sum_x = sum_xx = None
+        pixels = 0
+        what = f'PCA to {dim} dims' if dim else 'center_features'
+        for img_id in track(ids, f'feature statistics ({what})'):
+            s1, s2, n = feature_moments(load_features(cfg, img_id))
+            if sum_x is not None and s1.shape != sum_x.shape:
+                raise ValueError(
+                    f'{out_path(cfg, "features", img_id)}: {s1.shape[0]}-d '
+                    f'features, the earlier ones are {sum_x.shape[0]}-d')
+            sum_x = s1 if sum_x is None else sum_x + s1
+            sum_xx = s2 if sum_xx is None else sum_xx + s2
+            pixels += n
+        if dim and dim > sum_x.shape[0]:
+            raise ValueError(f'feature_pca_dim={dim} exceeds the '
+                             f'{sum_x.shape[0]} channels of the feature '
+                             'cache')
+        proj = fit_feature_projection(sum_x, sum_xx, pixels, dim)
+        torch_save_atomic(path, dict(mean=proj.mean,
+                                     components=proj.components,
+                                     explained=proj.explained,
+                                     pca_dim=dim,
                                      image_ids=list(ids), pixels=pixels))
+        if dim:
+            print(f'feature projection: {dim} principal components keep '
+                  f'{100 * proj.explained:.1f}% of the variance', flush=True)
     barrier()
     saved = torch_load(path)
     if list(saved.get('image_ids', [])) != list(ids):
         raise ValueError(f'{path} was computed over other images than the '
                          'current list; delete it and rerun `cluster`')
-    return saved['mean'].float()
+    if saved.get('pca_dim') != dim:
+        raise ValueError(f'{path} holds {saved.get("pca_dim")} principal '
+                         f'components but feature_pca_dim={dim}; delete it '
+                         'and rerun `cluster`')
+    return FeatureProjection(saved['mean'].float(),
+                             None if saved.get('components') is None else
+                             saved['components'].float(),
+                             saved.get('explained'))
 
 
 def check_features(cfg, ids):
@@ -367,7 +408,7 @@ def run_cluster(cfg, ids, rank, world) -> int:
     check_files(ids, lambda i: label_path(cfg, i), 'label map',
                 list_source(cfg))
     check_features(cfg, ids)
-    mean = feature_mean(cfg, ids)
+    proj = feature_projection(cfg, ids)
     mine = start_stage(cfg, ids, 'centroids', '.pt', 'cluster', rank, world)
     bsz = max(1, int(cfg.cluster_batch_size))
     chunks = [mine[j:j + bsz] for j in range(0, len(mine), bsz)]
@@ -379,7 +420,7 @@ def run_cluster(cfg, ids, rank, world) -> int:
         # result of an image does not depend on its batch
         groups: Dict[tuple, List[tuple]] = {}
         for img_id in chunk:
-            feat = load_features(cfg, img_id, mean)
+            feat = load_features(cfg, img_id, proj)
             label, _ = read_label(label_path(cfg, img_id), cfg.num_classes)
             key = (tuple(feat.shape), label.shape)
             groups.setdefault(key, []).append((img_id, feat, label))
@@ -442,7 +483,8 @@ def run_rank(cfg, ids) -> Optional[dict]:
                         crf=cfg.crf, num_classes=int(cfg.num_classes),
                         kmeans_iters=int(cfg.kmeans_iters),
                         seed=int(cfg.seed), label_dir=cfg.label_dir,
-                        center_features=bool(cfg.center_features)),
+                        center_features=bool(cfg.center_features),
+                        feature_pca_dim=cfg.feature_pca_dim),
             feature_model=fm.to_dict() if hasattr(fm, 'to_dict') else
             dict(fm))
         for c in sorted(ranked.selected):
@@ -524,14 +566,14 @@ def run_label(cfg, ids, rank, world) -> int:
     if cfg.crf is not None:
         from mmweak.wsss.crf import DenseCRF
         crf = DenseCRF(cfg.crf)
-    mean = feature_mean(cfg, ids)
+    proj = feature_projection(cfg, ids)
     mine = start_stage(cfg, ids, 'labels', '.png', 'label', rank, world)
     device = offline_device()
     V = V.to(device)
     for img_id in track(mine, f'debiased labels (rank {rank}/{world})'):
         lpath = label_path(cfg, img_id)
         label, palette = read_label(lpath, cfg.num_classes)
-        feat = load_features(cfg, img_id, mean).to(device)
+        feat = load_features(cfg, img_id, proj).to(device)
         if feat.shape[0] != V.shape[1]:
             raise ValueError(
                 f'{out_path(cfg, "features", img_id)}: {feat.shape[0]}-d '
