@@ -13,6 +13,7 @@ A typical job::
     barrier()
 """
 import contextlib
+import hashlib
 import os
 import os.path as osp
 import sys
@@ -160,6 +161,15 @@ def atomic_path(path: str) -> Iterator[str]:
         if osp.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def file_sha256(path: str) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_npy_atomic(path: str, obj) -> None:

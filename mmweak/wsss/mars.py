@@ -281,8 +281,9 @@ def kmeans_batched(x: Tensor,
     # assignment did not change (and had no cluster moved) has reached its
     # fixed point (its centroids would be recomputed from the same points),
     # so it leaves the active set once a quarter of the set has converged,
-    # and the batch shrinks; the padded length shrinks with it (valid points are expected first, as
-    # cluster_image_classes packs them; any layout stays correct)
+    # and the batch shrinks; the padded length shrinks with it (valid
+    # points are expected first, as cluster_image_classes packs them; any
+    # layout stays correct)
     check = valid & regular[:, None]
     act = torch.arange(num, device=device)
     xa, xa_sq, va, ena, livea, checka = (x, x_sq, validf, enabled, live,

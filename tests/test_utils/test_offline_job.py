@@ -1,14 +1,16 @@
 # Copyright (c) mmweak contributors.
 """The offline-job building blocks: sharding, resume, atomic writes."""
+import hashlib
 import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from mmweak.utils.offline_job import (atomic_path, init_offline_dist,
-                                      pending, save_npy_atomic,
-                                      save_png_atomic, shard, track)
+from mmweak.utils.offline_job import (atomic_path, file_sha256,
+                                      init_offline_dist, pending,
+                                      save_npy_atomic, save_png_atomic, shard,
+                                      track)
 
 
 def test_shards_are_disjoint_and_cover_the_items():
@@ -92,3 +94,13 @@ def test_remove_stale_tmp_deletes_only_leftover_temporaries(tmp_path):
     (tmp_path / '.a.npy.xyz.tmp.npy').write_bytes(b'x')
     assert remove_stale_tmp(str(tmp_path), '.png') == 1
     assert sorted(os.listdir(tmp_path)) == ['.a.npy.xyz.tmp.npy', 'done.png']
+
+
+def test_file_sha256_reads_in_blocks(tmp_path):
+    path = tmp_path / 'blob.bin'
+    data = np.random.default_rng(0).bytes(3 * (1 << 20) + 17)  # 3 blocks +
+    path.write_bytes(data)
+    assert file_sha256(str(path)) == hashlib.sha256(data).hexdigest()
+    empty = tmp_path / 'empty'
+    empty.write_bytes(b'')
+    assert file_sha256(str(empty)) == hashlib.sha256(b'').hexdigest()

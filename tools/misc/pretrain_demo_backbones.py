@@ -19,7 +19,6 @@ The ResNet-50 rows load theirs with
 the DeiT rows with ``load_from=...`` (backbone and classifier).
 """
 import argparse
-import hashlib
 import json
 import os
 import os.path as osp
@@ -30,7 +29,7 @@ from typing import Dict, List, Sequence, Tuple
 import torch
 
 from mmweak.utils.checkpoint import load_checkpoint_safely
-from mmweak.utils.offline_job import atomic_path
+from mmweak.utils.offline_job import atomic_path, file_sha256
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -41,15 +40,6 @@ BACKBONES: Dict[str, Tuple[str, Tuple[str, ...]]] = {
     'deit-tiny-d64_synthetic-cls':
     ('configs/sat/deit-tiny_pretrain_synthetic.py', ('backbone.', 'head.')),
 }
-
-
-def sha256(path: str) -> str:
-    """Hex SHA-256 of a file."""
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_sums(path: str) -> Dict[str, str]:
@@ -113,7 +103,7 @@ def export_weights(ckpt_path: str, out_path: str, meta: dict,
     with atomic_path(out_path) as tmp:
         torch.save({'state_dict': state, 'meta': meta}, tmp)
         os.chmod(tmp, 0o644)
-    return sha256(out_path)
+    return file_sha256(out_path)
 
 
 def main(argv: List[str] = None) -> None:

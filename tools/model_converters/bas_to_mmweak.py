@@ -69,7 +69,6 @@ checkpoints with the reference key names and random values, including an
 output-level comparison against independently built (torchvision) trunks.
 """
 import argparse
-import hashlib
 import os
 import os.path as osp
 import re
@@ -356,14 +355,6 @@ def convert(checkpoint: Mapping,
     return dict(state_dict=state_dict, meta=meta)
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src', help='checkpoint of the BAS reference code')
@@ -379,12 +370,14 @@ def main() -> None:
         help='load SRC with torch.load(weights_only=False); only for files '
         'you trust')
     args = parser.parse_args()
+    from mmweak.utils.offline_job import file_sha256
 
     checkpoint = torch.load(
         args.src, map_location='cpu', weights_only=not args.allow_pickle)
     out = convert(checkpoint, args.arch, config=args.config)
     out['meta'].update(
-        converted_from=osp.basename(args.src), source_sha256=_sha256(args.src))
+        converted_from=osp.basename(args.src),
+        source_sha256=file_sha256(args.src))
 
     dst_dir = osp.dirname(osp.abspath(args.dst))
     os.makedirs(dst_dir, exist_ok=True)

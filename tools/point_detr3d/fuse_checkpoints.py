@@ -32,7 +32,6 @@ atomically. Load it with ``load_from`` or ``init_cfg`` (non-strict: the
 teacher's query encoder, D-RoI attention and head start from scratch).
 """
 import argparse
-import hashlib
 import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -40,7 +39,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 
 from mmweak.utils import load_checkpoint_safely
-from mmweak.utils.offline_job import atomic_path
+from mmweak.utils.offline_job import atomic_path, file_sha256
 
 TOOL = 'tools/point_detr3d/fuse_checkpoints.py'
 
@@ -91,14 +90,6 @@ def parse_map(rule: str, parser=None) -> Tuple[str, str]:
             parser.error(msg)
         raise ValueError(msg)
     return src, dst
-
-
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_state_dict(path: str) -> 'OrderedDict[str, torch.Tensor]':
@@ -212,11 +203,11 @@ def fuse(
         maps)
     meta = dict(fused_by=TOOL,
                 sources=dict(lidar=dict(path=osp.abspath(lidar),
-                                        sha256=sha256_of(lidar),
+                                        sha256=file_sha256(lidar),
                                         taken=list(lidar_taken),
                                         skipped=lidar_skipped),
                              image=dict(path=osp.abspath(image),
-                                        sha256=sha256_of(image),
+                                        sha256=file_sha256(image),
                                         taken=list(image_taken),
                                         skipped=image_skipped)
                              if image else None),
