@@ -85,15 +85,15 @@ def test_segmenter_config_builds_mars_model(name):
     cfg = _cfg(name)
     assert cfg.default_scope == 'mmweak'
     assert cfg.model.type == 'MARSEncoderDecoder'
-    # the paper predicts with the teacher; the 600-iteration embedded
+    # the paper predicts with the teacher; the short-schedule embedded
     # config with the student (the EMA teacher lags; measured, documented)
     assert cfg.model.predict_on == (
         'student' if name == SYNTHETIC else 'teacher')
     assert cfg.model.restrict_to_tags
     hooks = [h for h in cfg.custom_hooks if h.type == 'MeanTeacherHook']
     assert len(hooks) == 1
-    # the paper's decay 0.999 on the real schedules; 0.01 on the 600
-    # iterations of the embedded set (documented in the config)
+    # the paper's decay 0.999 on the real schedules; 0.01 on the short
+    # schedule of the embedded set (documented in the config)
     assert hooks[0].momentum == (0.01 if name == SYNTHETIC else 0.001)
     HOOKS.build(hooks[0])
     pipeline = cfg.train_dataloader.dataset.pipeline
