@@ -94,18 +94,19 @@ class FeatureProjection(NamedTuple):
         return torch.einsum('kd,...dhw->...khw', self.components.to(x), x)
 
 
-def feature_moments(feats: Tensor) -> Tuple[Tensor, Tensor, int]:
-    """Sum, sum of outer products (float64) and pixel count of (D, h, w)
-    or (B, D, h, w) features: accumulate over images, then call
+def feature_moments(feats: Tensor,
+                    second: bool = True
+                    ) -> Tuple[Tensor, Optional[Tensor], int]:
+    """Sum, sum of outer products (float64; None with ``second=False``,
+    enough for centring) and pixel count of (D, h, w) or (B, D, h, w)
+    features: accumulate over images, then call
     :func:`fit_feature_projection`."""
-    x = feats.reshape(-1, feats.shape[-3], feats.shape[-2] *
-                      feats.shape[-1]).transpose(1, 2).reshape(
-                          -1, feats.shape[-3]).double()
-    return x.sum(0), x.T @ x, int(x.shape[0])
+    x = feats.movedim(-3, -1).reshape(-1, feats.shape[-3]).double()
+    return x.sum(0), (x.T @ x if second else None), int(x.shape[0])
 
 
 def fit_feature_projection(sum_x: Tensor,
-                           sum_xx: Tensor,
+                           sum_xx: Optional[Tensor],
                            count: int,
                            dim: Optional[int] = None) -> FeatureProjection:
     """Mean and (with ``dim``) the top-``dim`` principal components from
@@ -117,15 +118,16 @@ def fit_feature_projection(sum_x: Tensor,
     if count < 1:
         raise ValueError('no feature vector to fit the projection on')
     d = int(sum_x.shape[0])
-    if tuple(sum_xx.shape) != (d, d):
-        raise ValueError(f'sum_xx must be ({d}, {d}), got '
-                         f'{tuple(sum_xx.shape)}')
     mean = sum_x.double() / count
     if dim is None:
         return FeatureProjection(mean.float())
     if not 1 <= int(dim) <= d:
         raise ValueError(f'the projection dim must be in [1, {d}] for '
                          f'{d}-d features, got {dim}')
+    if sum_xx is None or tuple(sum_xx.shape) != (d, d):
+        raise ValueError(f'sum_xx must be ({d}, {d}) for principal '
+                         f'components, got '
+                         f'{None if sum_xx is None else tuple(sum_xx.shape)}')
     cov = sum_xx.double() / count - torch.outer(mean, mean)
     evals, evecs = torch.linalg.eigh((cov + cov.T) / 2)
     order = torch.argsort(evals, descending=True)[:int(dim)]

@@ -417,7 +417,9 @@ def test_feature_projection_matches_the_svd_of_the_centred_features():
 
 def test_feature_projection_centring_only_and_errors():
     feats = torch.rand(2, 6, 3, 4)
-    proj = fit_feature_projection(*feature_moments(feats))
+    sum_x, sum_xx, count = feature_moments(feats, second=False)
+    assert sum_xx is None and count == 2 * 3 * 4
+    proj = fit_feature_projection(sum_x, sum_xx, count)
     assert isinstance(proj, FeatureProjection) and proj.components is None
     torch.testing.assert_close(
         proj(feats), feats - feats.mean((0, 2, 3))[:, None, None])
@@ -425,5 +427,7 @@ def test_feature_projection_centring_only_and_errors():
         proj(torch.rand(5, 3, 4))
     with pytest.raises(ValueError, match=r'\[1, 6\]'):
         fit_feature_projection(*feature_moments(feats), 7)
+    with pytest.raises(ValueError, match=r'sum_xx must be \(6, 6\)'):
+        fit_feature_projection(sum_x, None, count, 2)
     with pytest.raises(ValueError, match='no feature vector'):
         fit_feature_projection(torch.zeros(6), torch.zeros(6, 6), 0, 2)

@@ -362,13 +362,14 @@ def feature_projection(cfg, ids) -> Optional[FeatureProjection]:
         pixels = 0
         what = f'PCA to {dim} dims' if dim else 'center_features'
         for img_id in track(ids, f'feature statistics ({what})'):
-            s1, s2, n = feature_moments(load_features(cfg, img_id))
+            s1, s2, n = feature_moments(load_features(cfg, img_id),
+                                        second=dim is not None)
             if sum_x is not None and s1.shape != sum_x.shape:
                 raise ValueError(
                     f'{out_path(cfg, "features", img_id)}: {s1.shape[0]}-d '
                     f'features, the earlier ones are {sum_x.shape[0]}-d')
             sum_x = s1 if sum_x is None else sum_x + s1
-            sum_xx = s2 if sum_xx is None else sum_xx + s2
+            sum_xx = s2 if sum_xx is None or s2 is None else sum_xx + s2
             pixels += n
         if dim and dim > sum_x.shape[0]:
             raise ValueError(f'feature_pca_dim={dim} exceeds the '
